@@ -1,0 +1,66 @@
+"""The ASGI entry point: edge hot paths in front of Django, optionally the sandbox.
+
+``application`` is what ``pagedesk web`` serves. ``pagedesk up`` builds one with the
+sandbox mounted under ``/sandbox`` so the demo needs a single port.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pagedesk.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+from pagedesk.edge.asgi_helpers import ASGIApp, Receive, Scope, Send  # noqa: E402
+
+SANDBOX_PREFIX = "/sandbox"
+
+
+def build_application(*, sandbox: ASGIApp | None = None) -> ASGIApp:
+    django_app = get_asgi_application()
+    # Imported after Django is set up: the receiver uses the ORM.
+    from pagedesk.edge.webhooks import PATH as WEBHOOK_PATH
+    from pagedesk.edge.webhooks import webhook_receiver
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(scope, receive, send, sandbox)
+            return
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path == WEBHOOK_PATH:
+            await webhook_receiver(scope, receive, send)
+        elif sandbox is not None and (
+            path == SANDBOX_PREFIX or path.startswith(SANDBOX_PREFIX + "/")
+        ):
+            # Starlette convention: the full path stays, root_path names the mount.
+            child = dict(scope, root_path=scope.get("root_path", "") + SANDBOX_PREFIX)
+            await sandbox(child, receive, send)
+        else:
+            await django_app(scope, receive, send)
+
+    return app
+
+
+async def _lifespan(scope: Scope, receive: Receive, send: Send, sandbox: ASGIApp | None) -> None:
+    if sandbox is not None:
+        await sandbox(scope, receive, send)
+        return
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def demo_application() -> ASGIApp:
+    """The app ``pagedesk up`` serves: pagedesk plus the sandbox under /sandbox."""
+    from pagedesk.sandbox.app import create_app
+
+    snapshot = os.environ.get("PAGEDESK_SANDBOX_SNAPSHOT")
+    return build_application(sandbox=create_app(snapshot_path=snapshot))
+
+
+application = build_application()

@@ -1,0 +1,58 @@
+"""Pages for people: the start page and the log of received webhooks."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from pagedesk.core.models import Channel, RawWebhook
+
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "pagedesk/home.html", {"channels": Channel.objects.order_by("name")})
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@staff_member_required
+def event_log(request: HttpRequest) -> HttpResponse:
+    rows = RawWebhook.objects.all()
+    status = request.GET.get("status", "")
+    if status in RawWebhook.Status.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows.defer("body"), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "pagedesk/event_log.html",
+        {"page": page, "status": status, "statuses": RawWebhook.Status.choices},
+    )
+
+
+@staff_member_required
+def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from pagedesk.messenger.webhook import WebhookParseError, parse_webhook
+
+    row = get_object_or_404(RawWebhook, pk=pk)
+    raw = bytes(row.body)
+    events, parse_error = [], ""
+    if row.status == RawWebhook.Status.ACCEPTED:
+        try:
+            events = list(parse_webhook(raw))
+        except WebhookParseError as exc:
+            parse_error = str(exc)
+    try:
+        pretty = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except ValueError:
+        pretty = raw.decode("utf-8", errors="replace")
+    return render(
+        request,
+        "pagedesk/event_detail.html",
+        {"row": row, "events": events, "parse_error": parse_error, "pretty": pretty},
+    )

@@ -1,0 +1,45 @@
+"""Prove which database and queue the suite runs on (CI checks these passed)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+
+from tests.conftest import run_queued_tasks
+
+EXPECTED = set(filter(None, os.environ.get("PAGEDESK_EXPECT_BACKENDS", "").split(",")))
+
+
+@pytest.mark.django_db
+def test_database_backend_is_the_configured_one() -> None:
+    expected = "postgresql" if "postgresql" in EXPECTED or os.environ.get("DATABASE_URL") else "sqlite"
+    assert connection.vendor == expected
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queue_round_trip_on_configured_backend(task_queue: object) -> None:
+    from huey import RedisHuey, SqliteHuey
+
+    from pagedesk.core.models import RawWebhook
+    from pagedesk.core.tasks import summarize_webhook
+
+    expected = RedisHuey if "redis" in EXPECTED or os.environ.get("REDIS_URL") else SqliteHuey
+    assert isinstance(task_queue, expected)
+    row = RawWebhook.objects.create(
+        status=RawWebhook.Status.ACCEPTED, body=b'{"object":"page","entry":[]}', body_size=28
+    )
+    summarize_webhook(row.pk)
+    assert task_queue.pending_count() == 1  # type: ignore[attr-defined]
+    assert run_queued_tasks(task_queue) == 1
+    row.refresh_from_db()
+    assert row.summarized_at is not None
+    assert row.event_count == 0
