@@ -7,10 +7,6 @@ import pytest
 
 from tests.servers import serve
 
-# Tests never touch the developer's own data dir.
-os.environ.setdefault("PAGEDESK_DATA_DIR", os.path.join(os.getcwd(), ".pagedesk", "test"))
-os.environ.setdefault("PAGEDESK_SECRET_KEY", "test-secret-key-not-for-production")
-
 
 def pytest_report_header(config: pytest.Config) -> str:
     return (

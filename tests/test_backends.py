@@ -14,7 +14,9 @@ EXPECTED = set(filter(None, os.environ.get("PAGEDESK_EXPECT_BACKENDS", "").split
 
 @pytest.mark.django_db
 def test_database_backend_is_the_configured_one() -> None:
-    expected = "postgresql" if "postgresql" in EXPECTED or os.environ.get("DATABASE_URL") else "sqlite"
+    expected = (
+        "postgresql" if "postgresql" in EXPECTED or os.environ.get("DATABASE_URL") else "sqlite"
+    )
     assert connection.vendor == expected
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")

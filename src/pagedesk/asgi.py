@@ -10,9 +10,9 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pagedesk.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application
 
-from pagedesk.edge.asgi_helpers import ASGIApp, Receive, Scope, Send  # noqa: E402
+from pagedesk.edge.asgi_helpers import ASGIApp, Receive, Scope, Send
 
 SANDBOX_PREFIX = "/sandbox"
 

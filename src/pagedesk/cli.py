@@ -86,9 +86,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from pagedesk.config import get_config
 
     config = get_config()
-    env.setdefault(
-        "PAGEDESK_SANDBOX_SNAPSHOT", str(config.data_dir.resolve() / "sandbox.json")
-    )
+    env.setdefault("PAGEDESK_SANDBOX_SNAPSHOT", str(config.data_dir.resolve() / "sandbox.json"))
     _setup_django()
     from django.core.management import call_command
 
@@ -148,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="run web, worker (and the demo sandbox) together")
-    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    up.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
     up.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     up.add_argument(
         "--demo", action="store_true", help="mount the sandbox and seed a demo workspace"
@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     web = sub.add_parser("web", help="run the web server (ASGI)")
-    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    web.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
     web.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     web.add_argument("--workers", type=int, default=1, help="processes (default %(default)s)")
     web.add_argument("--access-log", action="store_true", help="log every request")
@@ -172,9 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--snapshot", default=None, help="JSON file to keep the sandbox state in")
     sandbox.set_defaults(func=cmd_sandbox)
 
-    manage = sub.add_parser(
-        "manage", help="run a Django management command", add_help=False
-    )
+    manage = sub.add_parser("manage", help="run a Django management command", add_help=False)
     manage.add_argument("args", nargs=argparse.REMAINDER)
     manage.set_defaults(func=cmd_manage)
     return parser

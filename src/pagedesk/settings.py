@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import dj_database_url
 
 from pagedesk.config import ConfigError, get_config
+
+if "pytest" in sys.modules:
+    # The test suite never touches the developer's own data (demo database, queue).
+    os.environ.setdefault("PAGEDESK_DATA_DIR", os.path.join(".pagedesk", "test"))
+    os.environ.setdefault("PAGEDESK_SECRET_KEY", "test-secret-key-not-for-production")
 
 try:
     CONFIG = get_config()

@@ -23,13 +23,13 @@ def do_summarize_webhook(*, raw_webhook_id: int) -> None:
         if row is None or row.summarized_at is not None:
             return
         try:
-            kinds = Counter(str(event.kind) for event in parse_webhook(bytes(row.body)))
+            kinds = Counter(event.kind.value for event in parse_webhook(bytes(row.body)))
         except WebhookParseError as exc:
             row.error = f"could not parse: {exc}"
             kinds = Counter()
         row.event_count = sum(kinds.values())
         row.event_kinds = ", ".join(
-            f"{kind}×{count}" if count > 1 else kind for kind, count in sorted(kinds.items())
+            f"{kind} x{count}" if count > 1 else kind for kind, count in sorted(kinds.items())
         )[:1024]
         row.summarized_at = timezone.now()
         row.save(update_fields=["event_count", "event_kinds", "summarized_at", "error"])

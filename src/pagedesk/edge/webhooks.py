@@ -17,7 +17,15 @@ from django.conf import settings
 
 from pagedesk.core.models import Channel, RawWebhook
 from pagedesk.core.tasks import summarize_webhook
-from pagedesk.edge.asgi_helpers import BodyTooLarge, Receive, Scope, Send, header, read_body, respond
+from pagedesk.edge.asgi_helpers import (
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    respond,
+)
 from pagedesk.messenger.signature import SIGNATURE_HEADER, verify_signature
 
 log = logging.getLogger(__name__)
@@ -59,7 +67,9 @@ async def _receive_delivery(scope: Scope, receive: Receive, send: Send) -> None:
         await respond(send, 413, f"body larger than {limit} bytes")
         return
 
-    status, page_ids, error = await _classify(body, header(scope, SIGNATURE_HEADER.lower().encode()))
+    status, page_ids, error = await _classify(
+        body, header(scope, SIGNATURE_HEADER.lower().encode())
+    )
     await _store(body, status, page_ids=page_ids, error=error)
     if status == RawWebhook.Status.ACCEPTED:
         await respond(send, 200, "EVENT_RECEIVED")

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from pagedesk.core.models import Channel, RawWebhook
-
+from pagedesk.messenger.webhook import WebhookParseError, parse_webhook
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -37,8 +37,6 @@ def event_log(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from pagedesk.messenger.webhook import WebhookParseError, parse_webhook
-
     row = get_object_or_404(RawWebhook, pk=pk)
     raw = bytes(row.body)
     events, parse_error = [], ""

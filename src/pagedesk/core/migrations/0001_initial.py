@@ -4,45 +4,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('facebook', 'Facebook Page'), ('instagram', 'Instagram account')], default='facebook', max_length=16)),
-                ('page_id', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=255)),
-                ('username', models.CharField(blank=True, max_length=255)),
-                ('page_access_token', models.TextField()),
-                ('app_secret', models.CharField(max_length=255)),
-                ('verify_token', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("facebook", "Facebook Page"), ("instagram", "Instagram account")],
+                        default="facebook",
+                        max_length=16,
+                    ),
+                ),
+                ("page_id", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=255)),
+                ("username", models.CharField(blank=True, max_length=255)),
+                ("page_access_token", models.TextField()),
+                ("app_secret", models.CharField(max_length=255)),
+                ("verify_token", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='RawWebhook',
+            name="RawWebhook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('status', models.CharField(choices=[('accepted', 'accepted'), ('bad_signature', 'rejected: signature missing or wrong'), ('unknown_page', 'rejected: no channel for this page'), ('malformed', 'rejected: not a webhook body'), ('too_large', 'rejected: body too large')], max_length=16)),
-                ('signature_valid', models.BooleanField(default=False)),
-                ('page_ids', models.CharField(blank=True, max_length=1024)),
-                ('body', models.BinaryField()),
-                ('body_size', models.PositiveIntegerField()),
-                ('error', models.TextField(blank=True)),
-                ('summarized_at', models.DateTimeField(blank=True, null=True)),
-                ('event_kinds', models.CharField(blank=True, max_length=1024)),
-                ('event_count', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("accepted", "accepted"),
+                            ("bad_signature", "rejected: signature missing or wrong"),
+                            ("unknown_page", "rejected: no channel for this page"),
+                            ("malformed", "rejected: not a webhook body"),
+                            ("too_large", "rejected: body too large"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("signature_valid", models.BooleanField(default=False)),
+                ("page_ids", models.CharField(blank=True, max_length=1024)),
+                ("body", models.BinaryField()),
+                ("body_size", models.PositiveIntegerField()),
+                ("error", models.TextField(blank=True)),
+                ("summarized_at", models.DateTimeField(blank=True, null=True)),
+                ("event_kinds", models.CharField(blank=True, max_length=1024)),
+                ("event_count", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['status', 'id'], name='core_rawweb_status_04472e_idx')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["status", "id"], name="core_rawweb_status_04472e_idx")
+                ],
             },
         ),
     ]
