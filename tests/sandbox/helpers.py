@@ -68,8 +68,8 @@ class Sandbox:
         body = {"first_name": first_name, **profile}
         return self.control("POST", f"/pages/{page['page_id']}/customers", body)
 
-    def act(self, psid: str, action: str, **body: Any) -> Any:
-        return self.control("POST", f"/customers/{psid}/{action}", body)
+    def act(self, psid: str, endpoint: str, /, **body: Any) -> Any:
+        return self.control("POST", f"/customers/{psid}/{endpoint}", body)
 
     def say(self, psid: str, text: str = "Hi there", **body: Any) -> Any:
         return self.act(psid, "messages", text=text, **body)

@@ -32,7 +32,10 @@ def test_documented_calls_work_unchanged(sandbox: Sandbox) -> None:
     # Profile.
     profile = graph.get(
         f"/{customer['psid']}",
-        params={"fields": "first_name,last_name,profile_pic,locale,timezone", "access_token": token},
+        params={
+            "fields": "first_name,last_name,profile_pic,locale,timezone",
+            "access_token": token,
+        },
     ).json()
     assert profile["first_name"] == "Grace"
     assert profile["last_name"] == "Hopper"
@@ -174,8 +177,6 @@ def test_unversioned_and_other_versions_are_accepted(sandbox: Sandbox) -> None:
             json={"recipient": {"id": customer["psid"]}, "message": {"text": "hi"}},
         )
         assert response.status_code == 200, (prefix, response.text)
-    versioned = httpx.get(
-        f"{sandbox.url}/v26.0/me", params={"access_token": page["access_token"]}
-    )
+    versioned = httpx.get(f"{sandbox.url}/v26.0/me", params={"access_token": page["access_token"]})
     assert versioned.json() == {"name": page["name"], "id": page["page_id"]}
     assert versioned.headers["facebook-api-version"] == "v26.0"
