@@ -19,16 +19,16 @@ demo: $(STAMP)
 	$(BIN)/pagedesk up --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench/*.py)
+	$(BIN)/ruff format --check src tests $(wildcard bench/*.py)
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests $(wildcard bench/*.py)
+	$(BIN)/ruff check --fix src tests $(wildcard bench/*.py)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -594,8 +594,19 @@ async def customer_accept(request: Request, state: SandboxState, data: dict[str,
 async def customer_thread_control(
     request: Request, state: SandboxState, data: dict[str, Any]
 ) -> Any:
-    _check(data, {"action": str, "app_id": str, "metadata": str})
+    _check(data, {"action": str, "app_id": str, "owner_app_id": str, "metadata": str})
     options = {k: v for k, v in data.items() if v is not None}
+    owner = options.pop("owner_app_id", None)
+    if owner is not None:
+        # Shorthand: make ``owner`` the owner (it takes the thread, or hands it back to us).
+        if owner == state.app.app_id:
+            customer = _customer(state, request.path_params["psid"])
+            if state.owned_by_us(customer):
+                return {"events": [], "thread_owner_app_id": owner}
+            options.update(action="pass", app_id=customer.thread_owner_app_id or "")
+        else:
+            options.update(action="take", app_id=owner)
+    options.setdefault("action", "take")
     return _actions(request, state).thread_control(**options)
 
 
