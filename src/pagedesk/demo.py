@@ -19,7 +19,7 @@ DEMO_PAGE_NAME = "Acme Bikes"
 DEMO_USERNAME = "acmebikes"
 DEMO_VERIFY_TOKEN = "pagedesk-demo-verify-token"
 DEMO_EMAIL = "admin@example.com"
-DEMO_PASSWORD = "pagedesk-demo"  # noqa: S105 - a published demo login, local only
+DEMO_PASSWORD = "pagedesk-demo"
 SUBSCRIBED_FIELDS = (
     "messages,message_echoes,message_deliveries,message_reads,message_reactions,"
     "message_edits,messaging_postbacks,messaging_referrals,messaging_optins,"

@@ -103,7 +103,7 @@ class Sandbox:
         body.update(extra)
         return self.send(page, body)
 
-    # -- what the callback received ---------------------------------------------------------
+    # -- what the callback received ------------------------------------------------------
 
     def bodies(self) -> list[dict[str, Any]]:
         self.flush()

@@ -23,7 +23,7 @@ def to(psid: str, **message: Any) -> dict[str, Any]:
     return {"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": message}
 
 
-# -- tokens ---------------------------------------------------------------------------------
+# -- tokens ------------------------------------------------------------------------------
 
 
 def test_missing_token(sandbox: Sandbox, chat: Any) -> None:
@@ -53,7 +53,7 @@ def test_token_expiry_follows_the_clock(sandbox: Sandbox, chat: Any) -> None:
     assert "Session has expired" in error["message"]
 
 
-# -- page-level switches --------------------------------------------------------------------------
+# -- page-level switches -----------------------------------------------------------------
 
 
 def test_restricted_page(sandbox: Sandbox, chat: Any) -> None:
@@ -115,7 +115,7 @@ def test_tag_misuse_flag(sandbox: Sandbox, chat: Any) -> None:
     assert sandbox.text(page, customer["psid"]).status_code == 200  # untagged still fine
 
 
-# -- recipients ---------------------------------------------------------------------------------------
+# -- recipients --------------------------------------------------------------------------
 
 
 def test_recipient_missing(sandbox: Sandbox, chat: Any) -> None:
@@ -163,7 +163,7 @@ def test_recipient_cannot_receive_right_now(sandbox: Sandbox, chat: Any) -> None
     assert_error(sandbox.text(page, customer["psid"]), 10, 2018108)
 
 
-# -- message content ---------------------------------------------------------------------------------
+# -- message content ---------------------------------------------------------------------
 
 
 def test_message_and_sender_action_together(sandbox: Sandbox, chat: Any) -> None:

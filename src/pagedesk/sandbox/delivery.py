@@ -73,11 +73,20 @@ class WebhookDispatcher:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        """True when the loop runs on the current event loop (a test may switch loops)."""
+        if self._task is None or self._task.done():
+            return False
+        try:
+            return self._loop is asyncio.get_running_loop()
+        except RuntimeError:
+            return True
 
     async def start(self) -> None:
         if self.running:
             return
+        # A task left behind on another (closed) event loop cannot be awaited here.
+        self.state.remove_outbox_listener(self._notify)
+        self._task = None
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()

@@ -121,7 +121,7 @@ async def _dispatch(call: GraphCall) -> dict[str, Any]:
     raise call.unsupported()
 
 
-# -- nodes ----------------------------------------------------------------------------------
+# -- nodes -------------------------------------------------------------------------------
 
 
 def _requested_fields(call: GraphCall, default: str) -> list[str]:
@@ -224,7 +224,7 @@ def _debug_token(call: GraphCall) -> dict[str, Any]:
     return {"data": data}
 
 
-# -- page edges -------------------------------------------------------------------------------
+# -- page edges --------------------------------------------------------------------------
 
 
 async def _messages(call: GraphCall, page: Page) -> dict[str, Any]:

@@ -57,9 +57,9 @@ async def read_params(request: Request) -> dict[str, Any]:
         params.update(data)
     elif "form" in content_type:
         form = await request.form()
-        for key, value in form.multi_items():
-            if isinstance(value, str):
-                _set_nested(params, key, _maybe_json(value))
+        for key, field_value in form.multi_items():
+            if isinstance(field_value, str):
+                _set_nested(params, key, _maybe_json(field_value))
     return params
 
 

@@ -76,3 +76,14 @@ def attachment_id() -> str:
 
 def challenge() -> str:
     return _digits(10)
+
+
+def permalink(page_id: str) -> str:
+    return f"https://www.facebook.com/{page_id}/posts/pfbid0{_chars(_ALNUM, 60)}"
+
+
+def cdn_url(extension: str = "jpg") -> str:
+    """A scontent-style URL, like the expiring media links Meta hands out."""
+    path = f"v/t1.15752-9/{_digits(9)}_{_digits(16)}_{_digits(19)}_n.{extension}"
+    query = f"_nc_cat=1&ccb=1-7&oh=03_{_chars(_URLSAFE, 40)}&oe={_chars(string.hexdigits[:16], 8)}"
+    return f"https://scontent.xx.fbcdn.net/{path}?{query}"

@@ -135,6 +135,8 @@ class Post:
     created_time: int
     author_psid: str | None = None  # a visitor post when set
     private_reply_mid: str | None = None
+    status_type: str = "mobile_status_update"
+    permalink_url: str = ""
 
 
 @dataclass(kw_only=True)

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pagedesk.sandbox.models import Comment, Customer, QueuedEvent, ThreadMessage
+from pagedesk.sandbox.models import Comment, Customer, Post, QueuedEvent, ThreadMessage
 
 # Until this date a sticker also arrives as an ``image`` attachment (Meta's transition).
 STICKER_TRANSITION_END = datetime(2026, 8, 30, tzinfo=UTC).timestamp()
@@ -55,14 +55,16 @@ def sticker_attachments(sticker_id: int, now: float) -> list[dict[str, Any]]:
 # -- customer → page ------------------------------------------------------------
 
 
-def message_event(customer: Customer, message: ThreadMessage) -> dict[str, Any]:
+def message_event(
+    customer: Customer, message: ThreadMessage, *, is_self_reply: bool = False
+) -> dict[str, Any]:
     body: dict[str, Any] = {"mid": message.mid}
     if message.text is not None:
         body["text"] = message.text
     if message.quick_reply_payload is not None:
         body["quick_reply"] = {"payload": message.quick_reply_payload}
     if message.reply_to_mid:
-        body["reply_to"] = {"mid": message.reply_to_mid}
+        body["reply_to"] = {"mid": message.reply_to_mid, "is_self_reply": is_self_reply}
     if message.attachments:
         body["attachments"] = message.attachments
     if message.referral:
@@ -97,6 +99,7 @@ def ads_referral(
     photo_url: str | None = None,
     video_url: str | None = None,
     post_id: str | None = None,
+    product_id: str | None = None,
 ) -> dict[str, Any]:
     referral: dict[str, Any] = {}
     if ref:
@@ -109,6 +112,7 @@ def ads_referral(
             ("photo_url", photo_url),
             ("video_url", video_url),
             ("post_id", post_id),
+            ("product_id", product_id),
         )
         if value
     }
@@ -181,6 +185,10 @@ def handover_event(customer: Customer, kind: str, body: dict[str, Any], ts: int)
     return {**_base(customer, ts), kind: body}
 
 
+def app_roles_event(page_id: str, roles: dict[str, list[str]], ts: int) -> dict[str, Any]:
+    return {"recipient": {"id": page_id}, "timestamp": ts, "app_roles": roles}
+
+
 def policy_enforcement_event(
     page_id: str, action: str, reason: str | None, ts: int
 ) -> dict[str, Any]:
@@ -190,29 +198,43 @@ def policy_enforcement_event(
     return {"recipient": {"id": page_id}, "timestamp": ts, "policy_enforcement": body}
 
 
-def comment_change(comment: Comment, customer: Customer, verb: str = "add") -> dict[str, Any]:
+def post_summary(post: Post) -> dict[str, Any]:
+    updated = datetime.fromtimestamp(post.created_time, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return {
+        "status_type": post.status_type,
+        "is_published": True,
+        "updated_time": updated,
+        "permalink_url": post.permalink_url,
+        "promotion_status": "inactive",
+        "id": post.post_id,
+    }
+
+
+def comment_change(
+    comment: Comment, post: Post, customer: Customer, verb: str = "add"
+) -> dict[str, Any]:
     value: dict[str, Any] = {
         "from": {"id": customer.user_id, "name": customer.name},
+        "post": post_summary(post),
+        "message": comment.message,
         "post_id": comment.post_id,
         "comment_id": comment.comment_id,
         "created_time": comment.created_time,
         "item": "comment",
         "parent_id": comment.parent_id or comment.post_id,
         "verb": verb,
-        "message": comment.message,
     }
     return {"field": "feed", "value": value}
 
 
-def visitor_post_change(
-    post_id: str, customer: Customer, message: str, created_time: int
-) -> dict[str, Any]:
+def visitor_post_change(post: Post, customer: Customer) -> dict[str, Any]:
     value = {
         "from": {"id": customer.user_id, "name": customer.name},
-        "post_id": post_id,
-        "created_time": created_time,
+        "post": post_summary(post),
+        "message": post.message,
+        "post_id": post.post_id,
+        "created_time": post.created_time,
         "item": "post",
         "verb": "add",
-        "message": message,
     }
     return {"field": "feed", "value": value}

@@ -281,7 +281,7 @@ def _sender_action(state: SandboxState, customer: Customer, request: SendRequest
     return {"recipient_id": customer.psid}
 
 
-# -- recording and webhooks ---------------------------------------------------------------
+# -- recording and webhooks --------------------------------------------------------------
 
 
 def webhook_attachments(state: SandboxState, message: dict[str, Any]) -> list[dict[str, Any]]:

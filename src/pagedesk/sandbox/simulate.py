@@ -24,7 +24,7 @@ REACTION_EMOJI = {
     "angry": "\U0001f620",
     "sad": "\U0001f622",
     "wow": "\U0001f62e",
-    "love": "\u2764",
+    "love": "\u2764\ufe0f",
     "like": "\U0001f44d",
     "dislike": "\U0001f44e",
 }
@@ -64,8 +64,8 @@ class CustomerActions:
         self.customer.last_interaction_ms = at
         self.customer.thread_started = True
 
-    def _message(self, mid: str | None = None) -> ThreadMessage:
-        if mid is None:
+    def _message(self, mid: str) -> ThreadMessage:
+        if not mid:
             raise ControlError(400, "mid is required")
         message = self.state.messages.get(mid)
         if message is None or message.psid != self.customer.psid:
@@ -99,8 +99,7 @@ class CustomerActions:
         self._require_unblocked()
         if not text and not attachments and sticker_id is None:
             raise ControlError(400, "Send text, attachments or a sticker_id")
-        if reply_to_mid is not None:
-            self._message(reply_to_mid)
+        quoted = self._message(reply_to_mid) if reply_to_mid is not None else None
         self._accept_if_pending()
         now = self._now()
         webhook_attachments = [_attachment(item) for item in attachments or []]
@@ -124,7 +123,8 @@ class CustomerActions:
         self.state.messages[message.mid] = message
         self._opens_window(now)
         self.customer.typing = False
-        self._emit(payloads.message_event(self.customer, message))
+        is_self_reply = quoted is not None and quoted.sender == "customer"
+        self._emit(payloads.message_event(self.customer, message, is_self_reply=is_self_reply))
         return self._result(mid=message.mid)
 
     def postback(
@@ -215,20 +215,23 @@ class CustomerActions:
         photo_url: str | None = None,
         video_url: str | None = None,
         post_id: str | None = None,
+        product_id: str | None = None,
         text: str | None = None,
         postback_payload: str | None = None,
         is_new_thread: bool | None = None,
     ) -> Result:
         """Click a click-to-Messenger ad. In a new thread the referral rides on the
-        first message or postback (``text`` / ``postback_payload`` send it at once)."""
+        first message or postback (``text`` / ``postback_payload`` send it at once).
+        Ad details not given get realistic defaults, so ``ads_context_data`` is full."""
         self._require_unblocked()
         referral = payloads.ads_referral(
             ad_id,
-            ref=ref,
-            ad_title=ad_title,
-            photo_url=photo_url,
-            video_url=video_url,
-            post_id=post_id,
+            ref=ref if ref is not None else f"ad-{ad_id}",
+            ad_title=ad_title or "Sandbox ad",
+            photo_url=photo_url or ids.cdn_url("jpg"),
+            video_url=video_url or ids.cdn_url("mp4"),
+            post_id=post_id or f"{self.page.page_id}_{ids.post_number()}",
+            product_id=product_id or ids.post_number(),
         )
         new_thread = (not self.customer.thread_started) if is_new_thread is None else is_new_thread
         if not new_thread:
@@ -257,16 +260,9 @@ class CustomerActions:
         """Comment on a page post (or write a visitor post): a ``feed`` change."""
         now_s = int(self.state.clock.now())
         if visitor_post:
-            post = Post(
-                post_id=f"{self.page.page_id}_{ids.post_number()}",
-                page_id=self.page.page_id,
-                message=message,
-                created_time=now_s,
-                author_psid=self.customer.psid,
-            )
-            self.state.posts[post.post_id] = post
-            change = payloads.visitor_post_change(post.post_id, self.customer, message, now_s)
-            self._emit_change(change)
+            post = create_post(self.state, self.page.page_id, message)
+            post.author_psid = self.customer.psid
+            self._emit_change(payloads.visitor_post_change(post, self.customer))
             return self._result(post_id=post.post_id)
         post = self._post(post_id)
         comment = Comment(
@@ -279,7 +275,7 @@ class CustomerActions:
             parent_id=parent_id,
         )
         self.state.comments[comment.comment_id] = comment
-        self._emit_change(payloads.comment_change(comment, self.customer))
+        self._emit_change(payloads.comment_change(comment, post, self.customer))
         return self._result(comment_id=comment.comment_id, post_id=post.post_id)
 
     def _emit_change(self, change: dict[str, Any]) -> None:
@@ -350,7 +346,7 @@ class CustomerActions:
             if token is None or token.psid != self.customer.psid:
                 raise ControlError(404, "Unknown notification_messages_token for this customer")
             token.stopped = action == "stop"
-            optin = {
+            status = {
                 "type": "notification_messages",
                 "payload": token.payload,
                 "notification_messages_token": token.token,
@@ -358,7 +354,7 @@ class CustomerActions:
                     "STOP_NOTIFICATIONS" if token.stopped else "RESUME_NOTIFICATIONS"
                 ),
             }
-            self._emit(payloads.optin_event(self.customer, optin, now))
+            self._emit(payloads.optin_event(self.customer, status, now))
             return self._result(token=token.token)
         frequency = options.get("frequency", "DAILY")
         if frequency not in TOKEN_LIFETIME_MS:
@@ -366,7 +362,7 @@ class CustomerActions:
         token = self._token(
             "recurring", now, TOKEN_LIFETIME_MS[frequency], {**options, "frequency": frequency}
         )
-        optin = {
+        optin: dict[str, Any] = {
             "type": "notification_messages",
             "payload": token.payload,
             "notification_messages_token": token.token,
@@ -374,6 +370,7 @@ class CustomerActions:
             "notification_messages_timezone": options.get("timezone", "UTC"),
             "token_expiry_timestamp": token.expires_ms,
             "user_token_status": "NOT_REFRESHED",
+            "notification_messages_status": "RESUME_NOTIFICATIONS",
             "title": token.title,
         }
         self._emit(payloads.optin_event(self.customer, optin, now))
@@ -409,6 +406,7 @@ class CustomerActions:
         now = self._now()
         if app_id == ours:
             raise ControlError(400, "app_id must be another app than the sandbox app")
+        body: dict[str, Any]
         if action == "take":
             previous = self.customer.thread_owner_app_id or ours
             self.customer.thread_owner_app_id = app_id
@@ -428,7 +426,8 @@ class CustomerActions:
             }
             kind = "pass_thread_control"
         elif action == "request":
-            body = {"requested_owner_app_id": app_id, "metadata": metadata}
+            # Meta sends this id as a number (the pass/take ids are strings).
+            body = {"requested_owner_app_id": int(app_id), "metadata": metadata}
             kind = "request_thread_control"
         else:
             raise ControlError(400, "action must be take, pass or request")
@@ -469,6 +468,7 @@ def create_post(state: SandboxState, page_id: str, message: str) -> Post:
         page_id=page_id,
         message=message,
         created_time=int(state.clock.now()),
+        permalink_url=ids.permalink(page_id),
     )
     state.posts[post.post_id] = post
     return post

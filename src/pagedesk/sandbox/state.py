@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pagedesk.sandbox import ids
 from pagedesk.sandbox.clock import Clock
@@ -169,7 +169,7 @@ class SandboxState:
 
     def emit(self, page_id: str, event: dict[str, Any], *, standby: bool = False) -> bool:
         """Queue a messaging event; False when Meta would not deliver it to the app."""
-        container = "standby" if standby else "messaging"
+        container: Literal["messaging", "standby"] = "standby" if standby else "messaging"
         field_name = "standby" if standby else subscription_field(event)
         return self._enqueue(
             QueuedEvent(page_id=page_id, container=container, event=event), field_name
