@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 
 from pagedesk.core.models import Channel, RawWebhook
 from pagedesk.core.tasks import summarize_webhook
@@ -29,7 +32,23 @@ from pagedesk.edge.asgi_helpers import (
 from pagedesk.messenger.signature import SIGNATURE_HEADER, verify_signature
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 PATH = "/webhooks/messenger"
+
+
+def db_call(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """Run ORM work off the event loop, with Django's per-request connection hygiene
+    (the edge bypasses Django's request cycle, which would otherwise do this)."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(wrapper)
 
 
 async def webhook_receiver(scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,7 +72,7 @@ async def _verify_subscription(scope: Scope, send: Send) -> None:
         await respond(send, 403, "verification failed: unknown verify token")
 
 
-@sync_to_async
+@db_call
 def _verify_token_known(token: str) -> bool:
     return Channel.objects.filter(verify_token=token).exists()
 
@@ -102,7 +121,7 @@ async def _classify(body: bytes, signature: str | None) -> tuple[str, list[str],
     return RawWebhook.Status.ACCEPTED, page_ids, ""
 
 
-@sync_to_async
+@db_call
 def _app_secrets() -> dict[str, str]:
     return dict(Channel.objects.values_list("page_id", "app_secret"))
 
@@ -110,7 +129,7 @@ def _app_secrets() -> dict[str, str]:
 _SIGNED = {RawWebhook.Status.ACCEPTED, RawWebhook.Status.MALFORMED, RawWebhook.Status.UNKNOWN_PAGE}
 
 
-@sync_to_async
+@db_call
 def _store(body: bytes, status: str, *, page_ids: list[str] | None = None, error: str = "") -> None:
     row = RawWebhook.objects.create(
         status=status,
