@@ -14,9 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from urllib.parse import urlsplit
-
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def _setup_django() -> None:
@@ -26,18 +23,12 @@ def _setup_django() -> None:
     django.setup()
 
 
-def _sandbox_is_mounted(graph_url: str) -> bool:
-    """The web process mounts the sandbox when the Graph URL points at its own /sandbox."""
-    parts = urlsplit(graph_url)
-    return parts.hostname in LOCAL_HOSTS and parts.path.rstrip("/") == "/sandbox"
-
-
 def cmd_web(args: argparse.Namespace) -> int:
     import uvicorn
 
     from pagedesk.config import get_config
 
-    mounted = _sandbox_is_mounted(get_config().graph_url)
+    mounted = get_config().sandbox_mounted
     uvicorn.run(
         "pagedesk.asgi:demo_application" if mounted else "pagedesk.asgi:application",
         factory=mounted,

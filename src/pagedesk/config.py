@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v25.0"
 SECRET_KEY_FILE = "secret_key"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class ConfigError(Exception):
@@ -77,6 +78,12 @@ class Config(BaseSettings):
         if not value.startswith("v") or not dot or not major.isdigit() or not minor.isdigit():
             raise ValueError("must look like v25.0")
         return value
+
+    @property
+    def sandbox_mounted(self) -> bool:
+        """True when the Graph URL points at this server's own /sandbox (the demo)."""
+        parts = urlsplit(self.graph_url)
+        return parts.hostname in LOCAL_HOSTS and parts.path.rstrip("/") == "/sandbox"
 
     @property
     def embedded(self) -> bool:
