@@ -1,4 +1,5 @@
 # pagedesk: `make demo` to try it, `make test` to check it.
+# Tools run as `python -m …`: venv script shebangs are not trusted to point at this venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,19 +17,19 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pagedesk up --demo
+	$(BIN)/python -m pagedesk.cli up --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard bench/*.py)
-	$(BIN)/ruff format --check src tests $(wildcard bench/*.py)
-	$(BIN)/mypy
+	$(BIN)/python -m ruff check src tests $(wildcard bench/*.py)
+	$(BIN)/python -m ruff format --check src tests $(wildcard bench/*.py)
+	$(BIN)/python -m mypy
 
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests $(wildcard bench/*.py)
-	$(BIN)/ruff check --fix src tests $(wildcard bench/*.py)
+	$(BIN)/python -m ruff format src tests $(wildcard bench/*.py)
+	$(BIN)/python -m ruff check --fix src tests $(wildcard bench/*.py)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

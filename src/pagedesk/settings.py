@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
     "pagedesk.core",
+    "pagedesk.inbox",
     "pagedesk.web",
 ]
 
@@ -137,6 +138,11 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media/"
+PAGEDESK_ENCRYPTION_KEY = os.environ.get("PAGEDESK_ENCRYPTION_KEY") or None
+PAGEDESK_INGEST_MAX_ATTEMPTS = 5
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

@@ -1,44 +1,151 @@
-"""Writes of the core app. Each action validates, then writes in one transaction."""
+"""Writes of the core app: workspaces, API tokens, channels.
+
+Actions validate, then write in one transaction; side effects run on commit.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import timedelta
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
-from pagedesk.core.models import RawWebhook
-from pagedesk.messenger.webhook import WebhookParseError, parse_webhook
+from pagedesk.core.errors import PagedeskError
+from pagedesk.core.models import ApiToken, Channel, Membership, Workspace
+
+TOKEN_PREFIX = "pdk_"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PAGE_ID = re.compile(r"^\d{5,32}$")
 
 
-def do_summarize_webhook(*, raw_webhook_id: int) -> None:
-    """Record which events an accepted delivery holds. Idempotent."""
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def do_create_workspace(*, name: str, owner_email: str) -> Workspace:
+    name = name.strip()
+    if not name:
+        raise PagedeskError("invalid_name", "A workspace needs a name.")
+    if not _EMAIL.match(owner_email):
+        raise PagedeskError("invalid_email", f"{owner_email!r} is not an email address.")
+    base = slugify(name)[:50] or "workspace"
+    slug, n = base, 1
     with transaction.atomic():
-        row = (
-            RawWebhook.objects.select_for_update()
-            .filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
-            .first()
+        while Workspace.objects.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        workspace = Workspace.objects.create(name=name, slug=slug)
+        user_model = get_user_model()
+        owner, _ = user_model.objects.get_or_create(
+            username=owner_email.lower(), defaults={"email": owner_email.lower()}
         )
-        if row is None or row.summarized_at is not None:
-            return
-        try:
-            kinds = Counter(event.kind.value for event in parse_webhook(bytes(row.body)))
-        except WebhookParseError as exc:
-            row.error = f"could not parse: {exc}"
-            kinds = Counter()
-        row.event_count = sum(kinds.values())
-        row.event_kinds = ", ".join(
-            f"{kind} x{count}" if count > 1 else kind for kind, count in sorted(kinds.items())
-        )[:1024]
-        row.summarized_at = timezone.now()
-        row.save(update_fields=["event_count", "event_kinds", "summarized_at", "error"])
+        Membership.objects.create(workspace=workspace, user=owner, role=Membership.Role.OWNER)
+    return workspace
 
 
-def unsummarized_webhook_ids(*, older_than_seconds: int) -> list[int]:
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(
-        RawWebhook.objects.filter(
-            status=RawWebhook.Status.ACCEPTED, summarized_at__isnull=True, received_at__lt=cutoff
-        ).values_list("pk", flat=True)[:1000]
+def get_workspace(ref: str) -> Workspace:
+    """A workspace by slug, id or exact name, with a clear error when there is none."""
+    query = Workspace.objects.filter(slug=ref) or Workspace.objects.filter(name=ref)
+    if not query and ref.isdigit():
+        query = Workspace.objects.filter(pk=int(ref))
+    found = list(query[:2])
+    if len(found) != 1:
+        raise PagedeskError(
+            "unknown_workspace",
+            f"No workspace {ref!r}. `pagedesk workspace list` shows them."
+            if not found
+            else f"{ref!r} names several workspaces; use the slug.",
+            status=404,
+        )
+    return found[0]
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def do_create_api_token(*, workspace: Workspace, name: str = "") -> NewToken:
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        workspace=workspace, name=name, prefix=secret[:12], token_hash=hash_token(secret)
     )
+    return NewToken(token=token, secret=secret)
+
+
+def authenticate_api_token(secret: str) -> ApiToken | None:
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("workspace")
+        .filter(token_hash=hash_token(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if token is not None:
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def do_add_channel(
+    *,
+    workspace: Workspace,
+    page_id: str,
+    page_token: str,
+    app_secret: str,
+    verify_token: str,
+    name: str = "",
+    username: str = "",
+    kind: str = Channel.Kind.FACEBOOK,
+) -> Channel:
+    page_id = page_id.strip()
+    if not _PAGE_ID.match(page_id):
+        raise PagedeskError("invalid_page_id", f"Page id {page_id!r} must be digits.")
+    for label, value in (("page token", page_token), ("app secret", app_secret)):
+        if len(value.strip()) < 8:
+            raise PagedeskError("invalid_credentials", f"The {label} looks too short.")
+    if len(verify_token) < 8:
+        raise PagedeskError("invalid_verify_token", "Use a verify token of 8 characters or more.")
+    if kind not in Channel.Kind.values:
+        raise PagedeskError("invalid_kind", f"Channel kind must be one of {Channel.Kind.values}.")
+    try:
+        with transaction.atomic():
+            return Channel.objects.create(
+                workspace=workspace,
+                kind=kind,
+                page_id=page_id,
+                name=name.strip() or f"Page {page_id}",
+                username=username.strip(),
+                page_access_token=page_token.strip(),
+                app_secret=app_secret.strip(),
+                verify_token=verify_token,
+            )
+    except IntegrityError:
+        raise PagedeskError(
+            "channel_exists", f"Page {page_id} is already connected.", status=409
+        ) from None
+
+
+def do_update_channel_credentials(
+    *, channel: Channel, page_token: str | None = None, app_secret: str | None = None
+) -> Channel:
+    fields = []
+    if page_token:
+        channel.page_access_token = page_token.strip()
+        fields.append("page_access_token")
+    if app_secret:
+        channel.app_secret = app_secret.strip()
+        fields.append("app_secret")
+    if page_token and channel.status == Channel.Status.PAUSED:
+        channel.status, channel.status_reason = Channel.Status.ACTIVE, ""
+        fields += ["status", "status_reason"]
+    if fields:
+        channel.save(update_fields=fields)
+    return channel
