@@ -120,6 +120,9 @@ else:
 HUEY["consumer"] = {"workers": 2, "worker_type": "thread"}
 
 PAGEDESK_GRAPH_URL = CONFIG.graph_url
+if "pytest" in sys.modules and "PAGEDESK_GRAPH_URL" not in os.environ:
+    # Tests never reach Meta: anything not pointed at a sandbox fails fast on loopback.
+    PAGEDESK_GRAPH_URL = "http://127.0.0.1:9"
 PAGEDESK_GRAPH_VERSION = CONFIG.graph_version
 PAGEDESK_MAX_WEBHOOK_BYTES = CONFIG.max_webhook_bytes
 

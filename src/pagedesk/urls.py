@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from pagedesk.api.api import api
 from pagedesk.web import views
 
 urlpatterns = [
@@ -9,4 +10,5 @@ urlpatterns = [
     path("events/<int:pk>/", views.event_detail, name="event-detail"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
 ]

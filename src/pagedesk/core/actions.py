@@ -149,3 +149,31 @@ def do_update_channel_credentials(
     if fields:
         channel.save(update_fields=fields)
     return channel
+
+
+def do_revoke_api_token(*, prefix: str) -> ApiToken:
+    """Revoke the token with this prefix (or this whole token); revoking twice is a no-op.
+
+    A whole token is matched by its hash and never echoed back in an error.
+    """
+    prefix = prefix.strip()
+    is_whole_token = len(prefix) > ApiToken._meta.get_field("prefix").max_length
+    query = ApiToken.objects.select_related("workspace")
+    if is_whole_token:
+        found = list(query.filter(token_hash=hash_token(prefix))[:2])
+        shown = "that token"
+    else:
+        found = list(query.filter(prefix=prefix)[:2])
+        shown = f"prefix {prefix!r}"
+    if not found:
+        raise PagedeskError(
+            "unknown_token",
+            f"No API token with {shown}. `pagedesk token list` shows them.",
+            status=404,
+        )
+    if len(found) > 1:
+        raise PagedeskError("ambiguous_token", f"Several API tokens have {shown}.", status=409)
+    token = found[0]
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token.refresh_from_db(fields=["revoked_at"])
+    return token

@@ -47,7 +47,9 @@ def decrypt(stored: str) -> str:
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     """A text column stored encrypted; Python code only ever sees the plaintext."""
 
-    def from_db_value(self, value: str | None, expression: object, connection: object) -> str | None:
+    def from_db_value(
+        self, value: str | None, expression: object, connection: object
+    ) -> str | None:
         return None if value is None else decrypt(value)
 
     def get_prep_value(self, value: object) -> object:

@@ -79,9 +79,7 @@ class Conversation(models.Model):
         OPEN = "open", "open"
         DONE = "done", "done"
 
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="conversations"
-    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="conversations")
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
     # The customer's PSID for one-to-one threads, the thread id for group threads.
     thread_key = models.CharField(max_length=128)
@@ -293,6 +291,11 @@ class InboundEvent(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE)
     thread_key = models.CharField(max_length=128)
     kind = models.CharField(max_length=32)
+    # Enough to parse the event again on its own: "page"/"instagram", the entry id and
+    # which list of the entry it came in ("messaging", "standby", "changes").
+    object = models.CharField(max_length=16, default="page")
+    page_id = models.CharField(max_length=64)
+    container = models.CharField(max_length=16, default="messaging")
     is_standby = models.BooleanField(default=False)
     timestamp_ms = models.BigIntegerField(null=True, blank=True)
     payload = models.JSONField()

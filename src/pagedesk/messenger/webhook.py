@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn, TypeVar, cast, get_args
+from typing import Any, Literal, NoReturn, TypeAlias, TypeVar, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -346,3 +346,28 @@ def _short_repr(value: Any) -> str:
         return _json_type(value)
     text = json.dumps(value, ensure_ascii=True)
     return text if len(text) <= 40 else text[:37] + '..."'
+
+
+# --- one stored event ----------------------------------------------------------------
+
+EventContainer: TypeAlias = Literal["messaging", "standby", "changes"]
+
+
+def container_of(event: WebhookEvent) -> EventContainer:
+    """Which list of its entry an event came from (to store it and parse it again)."""
+    if event.is_standby:
+        return "standby"
+    if "field" in event.raw and "value" in event.raw:
+        return "changes"
+    return "messaging"
+
+
+def parse_event(
+    obj: WebhookObject, page_id: str, raw: dict[str, Any], *, container: EventContainer
+) -> WebhookEvent:
+    """Parse one event stored on its own (as ``event.raw``) back into a WebhookEvent."""
+    if container == "changes":
+        return _parse_change(obj, page_id, raw, "changes[0]")
+    return _parse_messaging_event(
+        obj, page_id, raw, is_standby=container == "standby", path=f"{container}[0]"
+    )

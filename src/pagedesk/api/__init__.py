@@ -1,0 +1,1 @@
+"""The REST API (django-ninja): token-authenticated, one workspace per token."""
