@@ -83,19 +83,18 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "pagedesk.sqlite3",
-            "OPTIONS": {
-                # WAL lets readers run beside the single writer; IMMEDIATE takes the
-                # write lock up front so concurrent writers queue instead of failing.
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-            },
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
         }
     }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"].setdefault("TEST", {"NAME": str(DATA_DIR / "test.sqlite3")})
-
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers run beside the single writer; IMMEDIATE takes the write
+        # lock up front so concurrent writers queue (busy_timeout) instead of failing.
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+    }
 if "pytest" in sys.modules:
     # Tests open connections from server threads; close them after each use so the
     # test database can be dropped at the end.

@@ -57,7 +57,9 @@ def deliver(base_url: str, fixture: Fixture) -> httpx.Response:
     )
 
 
-def drain(huey: object, *, skip: Iterable[str] = SIDE_EFFECT_TASKS, rounds: int = 50) -> list[str]:
+def drain(
+    huey: object, *, skip: Iterable[str] = SIDE_EFFECT_TASKS, rounds: int = 5000
+) -> list[str]:
     """Run queued tasks until none is left; side-effect tasks (Graph calls, downloads)
     are dropped unless asked for. Returns the names of the tasks that ran."""
     ran: list[str] = []

@@ -270,6 +270,7 @@ def test_config_validation(sandbox: Sandbox) -> None:
         "retry_max_attempts",
         "retry_initial_delay",
         "timeout_seconds",
+        "media_url_ttl_seconds",
     }
 
 

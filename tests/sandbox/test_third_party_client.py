@@ -41,7 +41,9 @@ def test_documented_calls_work_unchanged(sandbox: Sandbox) -> None:
     assert profile["last_name"] == "Hopper"
     assert profile["locale"] == "en_US"
     assert profile["timezone"] == -5
-    assert profile["profile_pic"].startswith("https://")
+    picture = httpx.get(profile["profile_pic"])  # an expiring sandbox media URL
+    assert picture.status_code == 200
+    assert picture.headers["content-type"] == "image/png"
 
     # Sender actions.
     for action in ("mark_seen", "typing_on"):

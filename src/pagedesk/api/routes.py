@@ -33,9 +33,7 @@ _ERRORS_404: dict[int, Any] = {**_ERRORS, 404: ErrorOut}
     operation_id="listConversations",
     tags=["conversations"],
 )
-def list_conversations(
-    request: ApiRequest, filters: Query[ConversationFilters]
-) -> dict[str, Any]:
+def list_conversations(request: ApiRequest, filters: Query[ConversationFilters]) -> dict[str, Any]:
     """Conversations, most recently updated first, one page at a time."""
     page = selectors.conversation_list(workspace=request.workspace, **filters.selector_kwargs())
     return {"data": page.items, "next_cursor": page.next_cursor}
@@ -49,9 +47,7 @@ def list_conversations(
 )
 def get_conversation(request: ApiRequest, conversation_id: int) -> Conversation:
     """One conversation, with the participants of a group thread."""
-    return selectors.conversation_get(
-        workspace=request.workspace, conversation_id=conversation_id
-    )
+    return selectors.conversation_get(workspace=request.workspace, conversation_id=conversation_id)
 
 
 @router.get(

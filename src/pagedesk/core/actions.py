@@ -161,18 +161,18 @@ def do_revoke_api_token(*, prefix: str) -> ApiToken:
     query = ApiToken.objects.select_related("workspace")
     if is_whole_token:
         found = list(query.filter(token_hash=hash_token(prefix))[:2])
-        shown = "that token"
+        problem = "That is not a known API token."
     else:
         found = list(query.filter(prefix=prefix)[:2])
-        shown = f"prefix {prefix!r}"
+        problem = f"No API token has the prefix {prefix!r}."
     if not found:
         raise PagedeskError(
-            "unknown_token",
-            f"No API token with {shown}. `pagedesk token list` shows them.",
-            status=404,
+            "unknown_token", f"{problem} `pagedesk token list` shows them.", status=404
         )
     if len(found) > 1:
-        raise PagedeskError("ambiguous_token", f"Several API tokens have {shown}.", status=409)
+        raise PagedeskError(
+            "ambiguous_token", f"Several API tokens have the prefix {prefix!r}.", status=409
+        )
     token = found[0]
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     token.refresh_from_db(fields=["revoked_at"])

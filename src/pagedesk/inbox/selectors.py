@@ -166,7 +166,7 @@ def contact_get(*, workspace: Workspace, contact_id: int) -> Contact:
     contact = None
     if _valid_id(contact_id):
         contact = (
-            Contact.objects.filter(workspace=workspace, pk=contact_id)
+            Contact.objects.filter(pk=contact_id)
             .select_related("channel")
             .first()
         )

@@ -10,6 +10,7 @@ class Clock:
 
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset
+        self._last_tick_ms = 0
 
     def now(self) -> float:
         return time.time() + self.offset
@@ -17,8 +18,23 @@ class Clock:
     def now_ms(self) -> int:
         return int(self.now() * 1000)
 
+    def tick_ms(self) -> int:
+        """``now_ms``, but strictly greater than the previous tick: message timestamps
+        never tie, even for many messages within one millisecond."""
+        now = max(self.now_ms(), self._last_tick_ms + 1)
+        self._last_tick_ms = now
+        return now
+
     def advance(self, seconds: float) -> None:
-        self.offset += seconds
+        self._moved(self.offset + seconds)
 
     def set(self, epoch_seconds: float) -> None:
-        self.offset = epoch_seconds - time.time()
+        self._moved(epoch_seconds - time.time())
+
+    def reset(self) -> None:
+        self._moved(0.0)
+
+    def _moved(self, offset: float) -> None:
+        if offset < self.offset:
+            self._last_tick_ms = 0  # going back in time on purpose: ticks follow
+        self.offset = offset

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from pagedesk.sandbox import payloads, simulate
+from pagedesk.sandbox import control_groups, media, payloads, simulate
 from pagedesk.sandbox.control_base import (
     check_fields,
     check_range,
@@ -97,6 +97,7 @@ async def set_config(request: Request, state: SandboxState, data: dict[str, Any]
             "retry_max_attempts": int,
             "retry_initial_delay": number,
             "timeout_seconds": number,
+            "media_url_ttl_seconds": number,
         },
     )
     check_range(data, "batch_max_events", 1, 1000)
@@ -105,6 +106,7 @@ async def set_config(request: Request, state: SandboxState, data: dict[str, Any]
     check_range(data, "retry_max_attempts", 1, 20)
     check_range(data, "retry_initial_delay", 0, 60)
     check_range(data, "timeout_seconds", 0.01, 60)
+    check_range(data, "media_url_ttl_seconds", 1, 30 * 86400)
     merged = {**asdict(state.config), **{k: v for k, v in data.items() if v is not None}}
     state.config = DeliveryConfig(**merged)
     return asdict(state.config)
@@ -314,4 +316,6 @@ routes: list[Route] = [
     Route("/_sandbox/pages/{page_id}/policy_enforcement", policy_enforcement, methods=["POST"]),
     Route("/_sandbox/pages/{page_id}/app_roles", app_roles, methods=["POST"]),
     *customer_routes(),
+    *control_groups.routes,
+    *media.routes,
 ]

@@ -13,8 +13,9 @@ from starlette.responses import Response
 
 from pagedesk.sandbox.errors import ControlError, GraphError
 from pagedesk.sandbox.httpio import control_error_response, json_response, read_json
-from pagedesk.sandbox.models import Customer, Page
-from pagedesk.sandbox.send_api import window_state
+from pagedesk.sandbox.media import MediaLinks
+from pagedesk.sandbox.models import Customer, GroupThread, Page, ThreadMessage
+from pagedesk.sandbox.send_api import window_from, window_state
 from pagedesk.sandbox.state import SandboxState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -45,8 +46,7 @@ def control(handler: Handler) -> Endpoint:
 
 
 def _creates(request: Request) -> bool:
-    path = request.url.path
-    return path.endswith("/pages") or path.endswith("/customers") or path.endswith("/posts")
+    return request.url.path.endswith(("/pages", "/customers", "/posts", "/groups"))
 
 
 # -- field checking ----------------------------------------------------------------------
@@ -95,9 +95,46 @@ def page_json(state: SandboxState, page: Page) -> dict[str, Any]:
     return data
 
 
-def customer_json(state: SandboxState, customer: Customer) -> dict[str, Any]:
+def find_group(state: SandboxState, thread_id: str) -> GroupThread:
+    group = state.groups.get(thread_id)
+    if group is None:
+        raise ControlError(404, f"No group thread {thread_id}")
+    return group
+
+
+def customer_json(
+    state: SandboxState, customer: Customer, media: MediaLinks | None = None
+) -> dict[str, Any]:
     data = asdict(customer)
     data["name"] = customer.name
+    if not customer.profile_pic and media is not None:
+        data["profile_pic"] = media.profile_pic()
     data["thread_owner_app_id"] = customer.thread_owner_app_id or state.app.app_id
     data["window"] = window_state(customer, state.clock.now_ms())
     return data
+
+
+def group_json(state: SandboxState, group: GroupThread) -> dict[str, Any]:
+    data = asdict(group)
+    data["window"] = window_from(group.last_interaction_ms, None, state.clock.now_ms())
+    return data
+
+
+def thread_items(state: SandboxState, messages: list[ThreadMessage]) -> list[dict[str, Any]]:
+    """Messages as the thread views show them: ``from`` and the persona spelled out."""
+    items = []
+    for message in messages:
+        item = asdict(message)
+        item["from"] = message.sender
+        persona = state.personas.get(message.persona_id or "")
+        item["persona"] = (
+            {
+                "id": persona.id,
+                "name": persona.name,
+                "profile_picture_url": persona.profile_picture_url,
+            }
+            if persona
+            else None
+        )
+        items.append(item)
+    return items

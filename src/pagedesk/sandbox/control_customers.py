@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import Route
 
-from pagedesk.sandbox import simulate
+from pagedesk.sandbox import media, simulate
 from pagedesk.sandbox.control_base import (
     Endpoint,
     check_fields,
+    check_range,
     control,
     customer_json,
     find_customer,
     find_page,
+    thread_items,
 )
 from pagedesk.sandbox.errors import ControlError
 from pagedesk.sandbox.state import SandboxState
@@ -50,18 +51,20 @@ async def create_customer(request: Request, state: SandboxState, data: dict[str,
         customer = state.add_customer(page.page_id, **profile)
     except ValueError as exc:
         raise ControlError(409, str(exc)) from None
-    return customer_json(state, customer)
+    return customer_json(state, customer, media.links(request, state))
 
 
 @control
 async def list_customers(request: Request, state: SandboxState, data: dict[str, Any]) -> Any:
     page = find_page(state, request.path_params["page_id"])
-    return {"data": [customer_json(state, c) for c in state.customers_of(page.page_id)]}
+    links = media.links(request, state)
+    return {"data": [customer_json(state, c, links) for c in state.customers_of(page.page_id)]}
 
 
 @control
 async def get_customer(request: Request, state: SandboxState, data: dict[str, Any]) -> Any:
-    return customer_json(state, find_customer(state, request.path_params["psid"]))
+    customer = find_customer(state, request.path_params["psid"])
+    return customer_json(state, customer, media.links(request, state))
 
 
 @control
@@ -74,31 +77,17 @@ async def update_customer(request: Request, state: SandboxState, data: dict[str,
             customer.thread_owner_app_id = None if value in (None, state.app.app_id) else value
         elif value is not None:
             setattr(customer, key, value)
-    return customer_json(state, customer)
+    return customer_json(state, customer, media.links(request, state))
 
 
 @control
 async def thread(request: Request, state: SandboxState, data: dict[str, Any]) -> Any:
     customer = find_customer(state, request.path_params["psid"])
     page = state.pages[customer.page_id]
-    items = []
-    for message in state.thread(customer.psid):
-        item = asdict(message)
-        item["from"] = message.sender
-        persona = state.personas.get(message.persona_id or "")
-        item["persona"] = (
-            {
-                "id": persona.id,
-                "name": persona.name,
-                "profile_picture_url": persona.profile_picture_url,
-            }
-            if persona
-            else None
-        )
-        items.append(item)
+    items = thread_items(state, state.thread(customer.psid))
     profile = page.messenger_profile
     return {
-        "customer": customer_json(state, customer),
+        "customer": customer_json(state, customer, media.links(request, state)),
         "page": {
             "page_id": page.page_id,
             "name": page.name,
@@ -119,7 +108,8 @@ async def thread(request: Request, state: SandboxState, data: dict[str, Any]) ->
 
 
 def _actions(request: Request, state: SandboxState) -> simulate.CustomerActions:
-    return simulate.CustomerActions(state, find_customer(state, request.path_params["psid"]))
+    customer = find_customer(state, request.path_params["psid"])
+    return simulate.CustomerActions(state, customer, media.links(request, state))
 
 
 @control
@@ -132,18 +122,23 @@ async def customer_message(request: Request, state: SandboxState, data: dict[str
             "sticker_id": (int, str),
             "quick_reply_payload": str,
             "reply_to_mid": str,
+            "count": int,
         },
     )
+    check_range(data, "count", 1, simulate.MAX_BURST)
     sticker = data.get("sticker_id")
     if sticker is not None and not str(sticker).isdigit():
         raise ControlError(400, "sticker_id must be a number")
-    return _actions(request, state).send_message(
-        text=data.get("text"),
-        attachments=data.get("attachments"),
-        sticker_id=int(sticker) if sticker is not None else None,
-        quick_reply_payload=data.get("quick_reply_payload"),
-        reply_to_mid=data.get("reply_to_mid"),
-    )
+    options: dict[str, Any] = {
+        "attachments": data.get("attachments"),
+        "sticker_id": int(sticker) if sticker is not None else None,
+        "quick_reply_payload": data.get("quick_reply_payload"),
+        "reply_to_mid": data.get("reply_to_mid"),
+    }
+    actions = _actions(request, state)
+    if data.get("count") is not None:
+        return actions.send_burst(data["count"], text=data.get("text"), **options)
+    return actions.send_message(text=data.get("text"), **options)
 
 
 @control

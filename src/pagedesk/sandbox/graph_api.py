@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pagedesk.sandbox import errors, ids, messenger_profile, send_api
+from pagedesk.sandbox import errors, ids, media, messenger_profile, send_api
 from pagedesk.sandbox.errors import GraphError
 from pagedesk.sandbox.httpio import access_token, graph_error_response, graph_response, read_params
 from pagedesk.sandbox.models import WEBHOOK_FIELDS, Customer, Page, Persona, UploadedAttachment
@@ -159,7 +159,7 @@ def _profile(call: GraphCall, customer: Customer) -> dict[str, Any]:
         "name": customer.name,
         "first_name": customer.first_name,
         "last_name": customer.last_name,
-        "profile_pic": customer.profile_pic,
+        "profile_pic": customer.profile_pic or media.links(call.request, call.state).profile_pic(),
         "locale": customer.locale,
         "timezone": customer.timezone,
     }

@@ -74,6 +74,15 @@ def attachment_id() -> str:
     return _digits(16)
 
 
+def thread_id() -> str:
+    """A group thread: ``t_`` and 16 digits (pagedesk's modelling, see the README)."""
+    return "t_" + _digits(16)
+
+
+def upload_name() -> str:
+    return "u_" + _chars(string.ascii_lowercase + string.digits, 16)
+
+
 def challenge() -> str:
     return _digits(10)
 

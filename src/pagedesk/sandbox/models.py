@@ -112,10 +112,25 @@ class ThreadMessage:
     messaging_type: str | None = None
     tag: str | None = None
     app_id: str | None = None
+    author_psid: str | None = None  # in a group thread: the member who wrote it
     reaction: dict[str, Any] | None = None
     edit_count: int = 0
     delivered: bool = False
     read: bool = False
+
+
+@dataclass(kw_only=True)
+class GroupThread:
+    """A group chat the page's bot is in. Its messages are ``ThreadMessage`` records whose
+    ``psid`` is the ``thread_id`` (``author_psid`` names the member who wrote)."""
+
+    thread_id: str  # t_<digits>
+    page_id: str
+    title: str
+    members: list[str]
+    created_ms: int
+    last_interaction_ms: int | None = None  # last message from a member
+    typing: bool = False
 
 
 @dataclass(kw_only=True)
@@ -193,6 +208,19 @@ class DeliveryConfig:
     retry_max_attempts: int = 4
     retry_initial_delay: float = 0.5
     timeout_seconds: float = 5.0
+    media_url_ttl_seconds: float = 3600.0  # lifetime of the media URLs the sandbox hands out
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaFile:
+    """A file served under ``/_sandbox/media/``: built in, or uploaded (runtime only,
+    never in the snapshot)."""
+
+    name: str
+    content_type: str
+    kind: str  # the attachment type: image, audio, video or file
+    data: bytes
+    created_at: float = 0.0
 
 
 @dataclass(kw_only=True)

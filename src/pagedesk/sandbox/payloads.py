@@ -6,7 +6,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pagedesk.sandbox.models import Comment, Customer, Post, QueuedEvent, ThreadMessage
+from pagedesk.sandbox.models import (
+    Comment,
+    Customer,
+    GroupThread,
+    Post,
+    QueuedEvent,
+    ThreadMessage,
+)
 
 # Until this date a sticker also arrives as an ``image`` attachment (Meta's transition).
 STICKER_TRANSITION_END = datetime(2026, 8, 30, tzinfo=UTC).timestamp()
@@ -58,6 +65,25 @@ def sticker_attachments(sticker_id: int, now: float) -> list[dict[str, Any]]:
 def message_event(
     customer: Customer, message: ThreadMessage, *, is_self_reply: bool = False
 ) -> dict[str, Any]:
+    return {
+        **_base(customer, message.timestamp),
+        "message": _message_body(message, is_self_reply=is_self_reply),
+    }
+
+
+def group_message_event(group: GroupThread, message: ThreadMessage) -> dict[str, Any]:
+    """A member's message in a group thread: a normal message event from the member,
+    plus ``thread.id`` (pagedesk's modelling; Meta does not document this payload)."""
+    return {
+        "sender": {"id": message.author_psid},
+        "recipient": {"id": group.page_id},
+        "timestamp": message.timestamp,
+        "thread": {"id": group.thread_id},
+        "message": _message_body(message),
+    }
+
+
+def _message_body(message: ThreadMessage, *, is_self_reply: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {"mid": message.mid}
     if message.text is not None:
         body["text"] = message.text
@@ -69,7 +95,7 @@ def message_event(
         body["attachments"] = message.attachments
     if message.referral:
         body["referral"] = message.referral
-    return {**_base(customer, message.timestamp), "message": body}
+    return body
 
 
 def postback_event(customer: Customer, message: ThreadMessage) -> dict[str, Any]:
@@ -157,6 +183,25 @@ def checkbox_optin_event(page_id: str, ref: str, user_ref: str, ts: int) -> dict
 
 
 def echo_event(customer: Customer, message: ThreadMessage, app_id: str) -> dict[str, Any]:
+    return {
+        "sender": {"id": customer.page_id},
+        "recipient": {"id": customer.psid},
+        "timestamp": message.timestamp,
+        "message": _echo_body(message, app_id),
+    }
+
+
+def group_echo_event(group: GroupThread, message: ThreadMessage, app_id: str) -> dict[str, Any]:
+    return {
+        "sender": {"id": group.page_id},
+        "recipient": {"id": group.thread_id},
+        "timestamp": message.timestamp,
+        "thread": {"id": group.thread_id},
+        "message": _echo_body(message, app_id),
+    }
+
+
+def _echo_body(message: ThreadMessage, app_id: str) -> dict[str, Any]:
     body: dict[str, Any] = {"mid": message.mid, "is_echo": True, "app_id": int(app_id)}
     if message.metadata is not None:
         body["metadata"] = message.metadata
@@ -166,12 +211,7 @@ def echo_event(customer: Customer, message: ThreadMessage, app_id: str) -> dict[
         body["attachments"] = message.attachments
     if message.reply_to_mid:
         body["reply_to"] = {"mid": message.reply_to_mid}
-    return {
-        "sender": {"id": customer.page_id},
-        "recipient": {"id": customer.psid},
-        "timestamp": message.timestamp,
-        "message": body,
-    }
+    return body
 
 
 def delivery_event(customer: Customer, mids: list[str], watermark: int, ts: int) -> dict[str, Any]:

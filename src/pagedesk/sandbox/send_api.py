@@ -32,6 +32,8 @@ def send(state: SandboxState, page: Page, params: dict[str, Any]) -> dict[str, A
     _check_tag(page, request)
     _check_references(state, page, request)
 
+    if request.recipient_kind == "id" and request.recipient_value in state.groups:
+        return _to_group(state, page, request)
     handler = _RECIPIENT_HANDLERS[request.recipient_kind]
     return handler(state, page, request)
 
@@ -90,8 +92,10 @@ def _reachable(state: SandboxState, customer: Customer) -> None:
 
 def window_state(customer: Customer, now_ms: int) -> dict[str, Any]:
     """What the policy allows right now (also shown by the control API)."""
-    last = customer.last_interaction_ms
-    ad_from = customer.ad_window_from_ms
+    return window_from(customer.last_interaction_ms, customer.ad_window_from_ms, now_ms)
+
+
+def window_from(last: int | None, ad_from: int | None, now_ms: int) -> dict[str, Any]:
     standard = last is not None and now_ms - last < STANDARD_WINDOW_MS
     ad = ad_from is not None and now_ms - ad_from < AD_WINDOW_MS
     tagged = last is not None and now_ms - last < TAG_WINDOW_MS
@@ -110,7 +114,10 @@ def window_state(customer: Customer, now_ms: int) -> dict[str, Any]:
 def _check_window(customer: Customer, request: SendRequest, now_ms: int) -> None:
     if customer.request_state == "pending":
         raise errors.outside_window("The person has not accepted your message request yet.")
-    state = window_state(customer, now_ms)
+    _require_open(window_state(customer, now_ms), request)
+
+
+def _require_open(state: dict[str, Any], request: SendRequest) -> None:
     if state["open"]:
         return
     if request.messaging_type == "MESSAGE_TAG" and request.sender_action is None:
@@ -254,6 +261,28 @@ def _to_notification_token(state: SandboxState, page: Page, request: SendRequest
     return {"recipient_id": customer.psid, "message_id": message.mid}
 
 
+def _to_group(state: SandboxState, page: Page, request: SendRequest) -> dict[str, Any]:
+    """``recipient: {"id": "t_..."}``: the page writes in a group thread. The window
+    counts from the last message any member wrote there."""
+    group = state.groups[request.recipient_value]
+    if group.page_id != page.page_id:
+        raise errors.no_matching_user()
+    if request.reply_to_mid is not None:
+        quoted = state.messages.get(request.reply_to_mid)
+        if quoted is None or quoted.psid != group.thread_id:
+            raise errors.param("Param reply_to[mid] must be a message in this conversation")
+    _require_open(window_from(group.last_interaction_ms, None, state.clock.now_ms()), request)
+    if request.sender_action is not None:
+        if request.sender_action != "mark_seen":
+            group.typing = request.sender_action == "typing_on"
+        return {"recipient_id": group.thread_id}
+    message = _new_page_message(state, page, group.thread_id, request, kind="message")
+    group.typing = False
+    echo = payloads.group_echo_event(group, message, state.app.app_id)
+    state.emit(page.page_id, echo)
+    return {"recipient_id": group.thread_id, "message_id": message.mid}
+
+
 _RECIPIENT_HANDLERS = {
     "id": _to_psid,
     "comment_id": _to_comment,
@@ -309,14 +338,25 @@ def record_page_message(
     *,
     kind: str = "message",
 ) -> ThreadMessage:
+    record = _new_page_message(state, page, customer.psid, request, kind=kind)
+    customer.thread_started = True
+    customer.typing = False
+    publish_page_message(state, page, customer, record)
+    return record
+
+
+def _new_page_message(
+    state: SandboxState, page: Page, conversation: str, request: SendRequest, *, kind: str
+) -> ThreadMessage:
+    """Record what the page sent in a conversation (a PSID or a group thread id)."""
     message = request.message or {}
     sticker_id = message.get("sticker_id")
     record = ThreadMessage(
         mid=ids.mid(),
         page_id=page.page_id,
-        psid=customer.psid,
+        psid=conversation,
         sender="page",
-        timestamp=state.clock.now_ms(),
+        timestamp=state.clock.tick_ms(),
         kind=kind,
         text=message.get("text"),
         attachments=webhook_attachments(state, message),
@@ -330,9 +370,6 @@ def record_page_message(
         app_id=state.app.app_id,
     )
     state.messages[record.mid] = record
-    customer.thread_started = True
-    customer.typing = False
-    publish_page_message(state, page, customer, record)
     return record
 
 
@@ -341,7 +378,7 @@ def publish_page_message(
 ) -> list[dict[str, Any]]:
     """Echo, then delivery receipt (and a read receipt when the page auto-reads)."""
     standby = not state.owned_by_us(customer)
-    now = state.clock.now_ms()
+    now = max(state.clock.now_ms(), message.timestamp)
     events = [
         payloads.echo_event(customer, message, message.app_id or state.app.app_id),
         payloads.delivery_event(customer, [message.mid], message.timestamp, now),

@@ -7,9 +7,11 @@ from typing import Any
 
 from pagedesk.sandbox import ids, payloads
 from pagedesk.sandbox.errors import PAGE_INBOX_APP_ID, ControlError
+from pagedesk.sandbox.media import MEDIA_KINDS, MediaLinks, find
 from pagedesk.sandbox.models import (
     Comment,
     Customer,
+    GroupThread,
     NotificationToken,
     Post,
     ThreadMessage,
@@ -30,6 +32,7 @@ REACTION_EMOJI = {
 }
 TOKEN_LIFETIME_MS = {"DAILY": 182 * DAY_MS, "WEEKLY": 273 * DAY_MS, "MONTHLY": 365 * DAY_MS}
 ONE_TIME_LIFETIME_MS = 365 * DAY_MS
+MAX_BURST = 1000
 
 Result = dict[str, Any]
 
@@ -37,10 +40,13 @@ Result = dict[str, Any]
 class CustomerActions:
     """Everything a person can do in the simulated Messenger app, for one customer."""
 
-    def __init__(self, state: SandboxState, customer: Customer) -> None:
+    def __init__(
+        self, state: SandboxState, customer: Customer, media: MediaLinks | None = None
+    ) -> None:
         self.state = state
         self.customer = customer
         self.page = state.pages[customer.page_id]
+        self.media = media
         self.events: list[dict[str, Any]] = []
 
     # -- helpers ----------------------------------------------------------------------
@@ -100,9 +106,9 @@ class CustomerActions:
         if not text and not attachments and sticker_id is None:
             raise ControlError(400, "Send text, attachments or a sticker_id")
         quoted = self._message(reply_to_mid) if reply_to_mid is not None else None
+        webhook_attachments = [_attachment(item, self.media) for item in attachments or []]
         self._accept_if_pending()
-        now = self._now()
-        webhook_attachments = [_attachment(item) for item in attachments or []]
+        now = self.state.clock.tick_ms()
         if sticker_id is not None:
             webhook_attachments = payloads.sticker_attachments(
                 int(sticker_id), self.state.clock.now()
@@ -127,12 +133,23 @@ class CustomerActions:
         self._emit(payloads.message_event(self.customer, message, is_self_reply=is_self_reply))
         return self._result(mid=message.mid)
 
+    def send_burst(self, count: int, *, text: str | None = None, **options: Any) -> Result:
+        """``count`` messages at once, texts ``"<text> #1"`` to ``"<text> #count"``, with
+        strictly increasing timestamps (for load and ordering tests)."""
+        if not 1 <= count <= MAX_BURST:
+            raise ControlError(400, f"count must be between 1 and {MAX_BURST}")
+        mids = [
+            self.send_message(text=f"{text or 'Message'} #{n}", **options)["mid"]
+            for n in range(1, count + 1)
+        ]
+        return self._result(mid=mids[-1], mids=mids)
+
     def postback(
         self, *, title: str, payload: str, referral: dict[str, Any] | None = None
     ) -> Result:
         self._require_unblocked()
         self._accept_if_pending()
-        now = self._now()
+        now = self.state.clock.tick_ms()
         message = ThreadMessage(
             mid=ids.mid(),
             page_id=self.page.page_id,
@@ -443,7 +460,7 @@ class CustomerActions:
             page_id=self.page.page_id,
             psid=self.customer.psid,
             sender="page",
-            timestamp=self._now(),
+            timestamp=self.state.clock.tick_ms(),
             text=text,
             app_id=app_id,
         )
@@ -474,12 +491,62 @@ def create_post(state: SandboxState, page_id: str, message: str) -> Post:
     return post
 
 
-def _attachment(item: dict[str, Any]) -> dict[str, Any]:
-    """``{type, url}`` (or ``{type, payload}``) as a webhook attachment."""
-    if not isinstance(item, dict) or not item.get("type"):
-        raise ControlError(400, "Each attachment needs a type")
+def group_message(
+    state: SandboxState,
+    group: GroupThread,
+    psid: str,
+    *,
+    text: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    media: MediaLinks | None = None,
+) -> Result:
+    """A member writes in a group thread: a ``message`` event with ``thread.id``."""
+    if psid not in group.members:
+        raise ControlError(400, f"{psid} is not a member of group {group.thread_id}")
+    if not text and not attachments:
+        raise ControlError(400, "Send text or attachments")
+    webhook_attachments = [_attachment(item, media) for item in attachments or []]
+    now = state.clock.tick_ms()
+    message = ThreadMessage(
+        mid=ids.mid(),
+        page_id=group.page_id,
+        psid=group.thread_id,
+        sender="customer",
+        timestamp=now,
+        text=text or None,
+        attachments=webhook_attachments,
+        author_psid=psid,
+    )
+    state.messages[message.mid] = message
+    group.last_interaction_ms = now
+    group.typing = False
+    event = payloads.group_message_event(group, message)
+    state.emit(group.page_id, event)
+    return {"events": [event], "mid": message.mid}
+
+
+def _attachment(item: Any, media: MediaLinks | None) -> dict[str, Any]:
+    """A webhook attachment from ``{type, url}``, ``{type, payload}``, ``{type, name}``
+    (a fresh URL to that sandbox media) or ``{type}`` (a fresh URL to a built-in sample
+    of that type)."""
+    if not isinstance(item, dict):
+        raise ControlError(400, "Each attachment must be an object")
+    kind = item.get("type")
     if "payload" in item:
-        return {"type": item["type"], "payload": item["payload"]}
-    if not item.get("url"):
-        raise ControlError(400, "Each attachment needs a url (or a payload)")
-    return {"type": item["type"], "payload": {"url": item["url"]}}
+        if not kind:
+            raise ControlError(400, "Each attachment needs a type")
+        return {"type": kind, "payload": item["payload"]}
+    if item.get("url"):
+        if not kind:
+            raise ControlError(400, "Each attachment needs a type")
+        return {"type": kind, "payload": {"url": item["url"]}}
+    if media is not None and item.get("name"):
+        stored = find(media.state, str(item["name"]))
+        if stored is None:
+            raise ControlError(404, f"No sandbox media {item['name']}")
+        return {"type": kind or stored.kind, "payload": {"url": media.url(stored.name)}}
+    if media is not None and kind in MEDIA_KINDS:
+        return {"type": kind, "payload": {"url": media.sample(kind)}}
+    if not kind:
+        raise ControlError(400, "Each attachment needs a type")
+    raise ControlError(400, f"A {kind} attachment needs a url or a payload")

@@ -18,6 +18,8 @@ from pagedesk.sandbox.models import (
     Comment,
     Customer,
     DeliveryConfig,
+    GroupThread,
+    MediaFile,
     NotificationToken,
     Page,
     Persona,
@@ -79,6 +81,7 @@ class SandboxState:
         self._delivery_seq = 0
         self._listeners: list[Callable[[], None]] = []
         self._send_times: dict[str, deque[float]] = {}
+        self.uploads: dict[str, MediaFile] = {}  # POST /_sandbox/media, oldest first
         if self.snapshot_path and self.snapshot_path.exists():
             self.load(json.loads(self.snapshot_path.read_text("utf-8")))
 
@@ -93,16 +96,18 @@ class SandboxState:
         self.notification_tokens: dict[str, NotificationToken] = {}
         self.user_refs: dict[str, UserRef] = {}
         self.attachments: dict[str, UploadedAttachment] = {}
+        self.groups: dict[str, GroupThread] = {}
 
     def reset(self) -> None:
         """Forget everything but the app's identity (id and secret)."""
         self._clear()
         self.app.callback_url = None
         self.app.verify_token = None
-        self.clock.offset = 0.0
+        self.clock.reset()
         self.outbox.clear()
         self.deliveries.clear()
         self._send_times.clear()
+        self.uploads.clear()
         self.changed()
 
     # -- lookups ---------------------------------------------------------------
@@ -123,7 +128,11 @@ class SandboxState:
         return [c for c in self.customers.values() if c.page_id == page_id]
 
     def thread(self, psid: str) -> list[ThreadMessage]:
+        """A conversation's messages: a customer's (by PSID) or a group's (by thread id)."""
         return [m for m in self.messages.values() if m.psid == psid]
+
+    def groups_of(self, page_id: str) -> list[GroupThread]:
+        return [g for g in self.groups.values() if g.page_id == page_id]
 
     def owned_by_us(self, customer: Customer) -> bool:
         owner = customer.thread_owner_app_id
@@ -155,13 +164,8 @@ class SandboxState:
         psid = profile.pop("psid", None) or ids.psid()
         if psid in self.customers:
             raise ValueError(f"customer {psid} already exists")
+        # No profile_pic given: the profile answers a fresh, expiring sandbox media URL.
         customer = Customer(psid=psid, page_id=page_id, user_id=ids.user_id(), **profile)
-        if not customer.profile_pic:
-            customer.profile_pic = (
-                "https://platform-lookaside.fbsbx.com/platform/profilepic/"
-                f"?psid={psid}&width=1024&ext={int(self.clock.now()) + 7 * 86400}"
-                f"&hash={ids.fbtrace_id()}"
-            )
         self.customers[psid] = customer
         return customer
 
@@ -246,6 +250,7 @@ class SandboxState:
             "notification_tokens": records(self.notification_tokens),
             "user_refs": records(self.user_refs),
             "attachments": records(self.attachments),
+            "groups": records(self.groups),
         }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -263,6 +268,7 @@ class SandboxState:
             ("notification_tokens", self.notification_tokens, NotificationToken, "token"),
             ("user_refs", self.user_refs, UserRef, "user_ref"),
             ("attachments", self.attachments, UploadedAttachment, "attachment_id"),
+            ("groups", self.groups, GroupThread, "thread_id"),
         ]
         for name, table, cls, key in tables:
             for item in data.get(name, []):

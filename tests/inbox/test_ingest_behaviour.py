@@ -1,0 +1,162 @@
+"""At-least-once, out-of-order, batched delivery: exactly-once, ordered results."""
+
+from __future__ import annotations
+
+import pytest
+
+from pagedesk.inbox import handlers
+from pagedesk.inbox.ingest import replay_events
+from pagedesk.inbox.models import Conversation, InboundEvent, Message
+from tests.inbox import bodies as b
+from tests.inbox.conftest import Pages, drain
+
+ADA, BOB, CAROL = "7000000000000001", "7000000000000002", "7000000000000003"
+
+
+def test_batch_of_100_events_in_one_post_lands_in_order_per_conversation(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    customers = [f"71000000000000{n:02d}" for n in range(10)]
+    events = [b.text(customers[i % 10], f"message {i // 10}", b.T0 + i) for i in range(100)]
+    b.post(pagedesk_server, b.envelope(*events))
+    drain(task_queue)
+    assert Conversation.objects.count() == 10
+    assert Message.objects.count() == 100
+    for conversation in Conversation.objects.all():
+        texts = list(conversation.messages.values_list("text", flat=True))
+        assert texts == [f"message {n}" for n in range(10)]
+        assert conversation.unread_count == 10
+
+
+def test_duplicate_and_reordered_deliveries(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    first, second, third = (b.text(ADA, f"part {n}", b.T0 + n * 1000) for n in (1, 2, 3))
+    for event in (third, first, second, first, third):  # out of order, twice
+        b.post(pagedesk_server, b.envelope(event))
+    drain(task_queue)
+    conversation = Conversation.objects.get()
+    assert list(conversation.messages.values_list("text", flat=True)) == [
+        "part 1",
+        "part 2",
+        "part 3",
+    ]
+    assert conversation.unread_count == 3
+
+
+def test_receipt_before_the_echo_it_confirms(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "hello?", b.T0)))
+    reply_mid, later_mid = b.mid(), b.mid()
+    # delivery (by mid) and read (by watermark) arrive before the echoes
+    b.post(
+        pagedesk_server,
+        b.envelope(b.receipt(ADA, "delivery", b.T0 + 5000, b.T0 + 1500, [later_mid])),
+    )
+    b.post(pagedesk_server, b.envelope(b.receipt(ADA, "read", b.T0 + 6000, b.T0 + 1100)))
+    b.post(pagedesk_server, b.envelope(b.echo(ADA, "Hi Ada!", b.T0 + 1000, reply_mid)))
+    b.post(pagedesk_server, b.envelope(b.echo(ADA, "How can I help?", b.T0 + 1200, later_mid)))
+    drain(task_queue)
+    statuses = dict(Message.objects.filter(direction="out").values_list("text", "status"))
+    assert statuses == {"Hi Ada!": "read", "How can I help?": "delivered"}
+
+
+def test_receipts_only_touch_their_own_conversation(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    b.post(
+        pagedesk_server,
+        b.envelope(
+            b.echo(ADA, "to Ada", b.T0 + 10, b.mid()),
+            b.echo(BOB, "to Bob", b.T0 + 10, b.mid()),
+            b.receipt(ADA, "read", b.T0 + 50, b.T0 + 40),
+        ),
+    )
+    drain(task_queue)
+    statuses = dict(Message.objects.values_list("text", "status"))
+    assert statuses == {"to Ada": "read", "to Bob": "sent"}
+
+
+def test_echo_of_our_own_send_is_matched_to_the_outbox_row(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "hi", b.T0)))
+    drain(task_queue)
+    conversation = Conversation.objects.get()
+    queued = Message.objects.create(
+        workspace=pages.workspace,
+        conversation=conversation,
+        direction="out",
+        text="Our reply",
+        status="queued",
+        timestamp_ms=b.T0 + 100,
+        sent_at=conversation.created_at,
+    )
+    echo_mid = b.mid()
+    b.post(
+        pagedesk_server,
+        b.envelope(
+            b.echo(ADA, "Our reply", b.T0 + 200, echo_mid, metadata=f"pagedesk:{queued.pk}")
+        ),
+    )
+    drain(task_queue)
+    queued.refresh_from_db()
+    assert (queued.mid, queued.status) == (echo_mid, "sent")
+    assert Message.objects.filter(direction="out").count() == 1  # no second row
+
+
+def test_group_thread_collects_participants(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    group = {"thread": {"id": "t_1000000000000042"}}
+    b.post(
+        pagedesk_server,
+        b.envelope(
+            b.text(ADA, "Can we book for three?", b.T0, **group),
+            b.text(BOB, "And a child seat please", b.T0 + 10, **group),
+            b.text(CAROL, "separate question", b.T0 + 20),
+        ),
+    )
+    drain(task_queue)
+    group_conversation = Conversation.objects.get(is_group=True)
+    assert group_conversation.thread_key == "t_1000000000000042"
+    assert sorted(p.psid for p in group_conversation.participants.all()) == [ADA, BOB]
+    assert group_conversation.messages.count() == 2
+    assert Conversation.objects.filter(is_group=False).get().contact.psid == CAROL
+
+
+def test_failing_event_goes_dead_after_retries_and_replays(
+    pages: Pages,
+    pagedesk_server: str,
+    task_queue: object,
+    monkeypatch: pytest.MonkeyPatch,
+    settings,
+) -> None:
+    settings.PAGEDESK_INGEST_MAX_ATTEMPTS = 3
+    real = handlers.HANDLERS[handlers.EventKind.MESSAGE]
+
+    def broken(context: object) -> None:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setitem(handlers.HANDLERS, handlers.EventKind.MESSAGE, broken)
+    b.post(
+        pagedesk_server, b.envelope(b.text(ADA, "will fail", b.T0), b.text(BOB, "also", b.T0 + 1))
+    )
+    for _ in range(3):
+        drain(task_queue)
+        InboundEvent.objects.filter(state="pending").update(next_attempt_at=None)
+        from pagedesk.inbox.tasks import _sweep
+
+        _sweep(older_than_seconds=0)
+    drain(task_queue)
+    dead = InboundEvent.objects.filter(state="dead")
+    assert dead.count() == 2
+    assert all("database hiccup" in e.last_error and e.attempts == 3 for e in dead)
+    assert Message.objects.count() == 0
+
+    monkeypatch.setitem(handlers.HANDLERS, handlers.EventKind.MESSAGE, real)
+    assert replay_events(failed=True) == 2
+    drain(task_queue)
+    assert InboundEvent.objects.filter(state="done").count() == 2
+    assert sorted(Message.objects.values_list("text", flat=True)) == ["also", "will fail"]
