@@ -120,6 +120,7 @@ def check() -> None:
     from huey.contrib.djhuey import HUEY
 
     from pagedesk.core.models import RawWebhook
+    from pagedesk.inbox import tasks  # noqa: F401 - registers the task for deserialising
 
     rows = dict(RawWebhook.objects.values_list("status").annotate(n=Count("id")).order_by())
     jobs = [task for task in HUEY.pending() if task.name == "ingest_webhook"]

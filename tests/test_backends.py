@@ -32,16 +32,16 @@ def test_queue_round_trip_on_configured_backend(task_queue: object) -> None:
     from huey import RedisHuey, SqliteHuey
 
     from pagedesk.core.models import RawWebhook
-    from pagedesk.core.tasks import summarize_webhook
+    from pagedesk.inbox.tasks import ingest_webhook
 
     expected = RedisHuey if "redis" in EXPECTED or os.environ.get("REDIS_URL") else SqliteHuey
     assert isinstance(task_queue, expected)
     row = RawWebhook.objects.create(
         status=RawWebhook.Status.ACCEPTED, body=b'{"object":"page","entry":[]}', body_size=28
     )
-    summarize_webhook(row.pk)
+    ingest_webhook(row.pk)
     assert task_queue.pending_count() == 1  # type: ignore[attr-defined]
     assert run_queued_tasks(task_queue) == 1
     row.refresh_from_db()
-    assert row.summarized_at is not None
+    assert row.split_at is not None
     assert row.event_count == 0

@@ -131,13 +131,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 # --- operator commands: workspaces, channels, API tokens, the event log ---------------
 
-Operation = Callable[[argparse.Namespace], "str | None"]
+Operation = Callable[[argparse.Namespace], str | None]
 
-SECRETS_HELP = (
-    "Secrets stay out of shell history and `ps`: pass - as the value to read it from "
-    "stdin (a hidden prompt on a terminal; otherwise one line per secret given as -, "
-    "in the order page token, app secret, verify token)"
-)
+
+def _secrets_help(order: str) -> str:
+    return (
+        "Secrets stay out of shell history and `ps`: pass - as the value to read it from "
+        "stdin (a hidden prompt on a terminal; otherwise one line per secret given as -, "
+        f"in the order {order})"
+    )
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
@@ -307,7 +309,8 @@ def _add_channel_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         "add",
         _channel_add,
         "connect a Facebook Page (or Instagram account) to a workspace",
-        epilog=f"{SECRETS_HELP}; when an option is left out, its environment variable is "
+        epilog=_secrets_help("page token, app secret, verify token")
+        + "; when an option is left out, its environment variable is "
         "used: PAGEDESK_PAGE_TOKEN, PAGEDESK_APP_SECRET, PAGEDESK_VERIFY_TOKEN.",
     )
     add.add_argument("--workspace", required=True, metavar="W", help="workspace slug, name or id")
@@ -340,7 +343,7 @@ def _add_channel_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
         "update",
         _channel_update,
         "rotate a channel's credentials; a new page token unpauses a paused channel",
-        epilog=SECRETS_HELP.replace(", verify token", "") + ".",
+        epilog=_secrets_help("page token, app secret") + ".",
     )
     update.add_argument("channel", metavar="ID", help="the channel's id or its page id")
     update.add_argument("--page-token", metavar="T", help="new Page access token, or - for stdin")

@@ -25,10 +25,16 @@ SUBSCRIBED_FIELDS = (
     "message_edits,messaging_postbacks,messaging_referrals,messaging_optins,"
     "messaging_handovers,messaging_policy_enforcement,standby,feed"
 )
-DEMO_CUSTOMERS = (
-    ("Mia", "Schneider", "de_DE", "Hallo! Habt ihr das Trek FX 3 in Größe M?"),
-    ("James", "Carter", "en_US", "Hi, is my repair ready for pick-up?"),
-    ("Sofia", "Rossi", "it_IT", None),
+DEMO_CUSTOMERS = (  # first name, last name, locale, their message, the page's reply
+    ("Mia", "Schneider", "de_DE", "Hallo! Habt ihr das Trek FX 3 in Größe M?", None),
+    (
+        "James",
+        "Carter",
+        "en_US",
+        "Hi, is my repair ready for pick-up?",
+        "Hi James! Yes, your bike is ready. We're open until 6 pm.",
+    ),
+    ("Sofia", "Rossi", "it_IT", None, None),
 )
 
 
@@ -56,8 +62,12 @@ def wait_until_up(
 
 
 def seed_demo(base_url: str) -> Credentials:
-    from pagedesk.core.models import Channel
+    from pagedesk.core.actions import do_add_channel, do_create_workspace
+    from pagedesk.core.models import Channel, Workspace
 
+    workspace = Workspace.objects.filter(slug="acme-bikes").first() or do_create_workspace(
+        name=DEMO_PAGE_NAME, owner_email=DEMO_EMAIL
+    )
     sandbox = f"{base_url}/sandbox"
     with httpx.Client(base_url=sandbox, timeout=15) as http:
         app = _ok(http.get("/_sandbox/app"))
@@ -74,16 +84,17 @@ def seed_demo(base_url: str) -> Credentials:
                     },
                 )
             )
-        Channel.objects.update_or_create(
-            page_id=DEMO_PAGE_ID,
-            defaults={
-                "name": DEMO_PAGE_NAME,
-                "username": DEMO_USERNAME,
-                "page_access_token": page["access_token"],
-                "app_secret": app["app_secret"],
-                "verify_token": DEMO_VERIFY_TOKEN,
-            },
-        )
+        channel = Channel.objects.filter(page_id=DEMO_PAGE_ID).first()
+        if channel is None:
+            do_add_channel(
+                workspace=workspace,
+                page_id=DEMO_PAGE_ID,
+                page_token=page["access_token"],
+                app_secret=app["app_secret"],
+                verify_token=DEMO_VERIFY_TOKEN,
+                name=DEMO_PAGE_NAME,
+                username=DEMO_USERNAME,
+            )
         # Meta's handshake: the sandbox calls our GET /webhooks/messenger with the token.
         _ok(
             http.post(
@@ -103,7 +114,7 @@ def seed_demo(base_url: str) -> Credentials:
         )
         customers = _ok(http.get(f"/_sandbox/pages/{DEMO_PAGE_ID}/customers"))["data"]
         if not customers:
-            for first, last, locale, text in DEMO_CUSTOMERS:
+            for first, last, locale, text, reply in DEMO_CUSTOMERS:
                 customer = _ok(
                     http.post(
                         f"/_sandbox/pages/{DEMO_PAGE_ID}/customers",
@@ -116,18 +127,33 @@ def seed_demo(base_url: str) -> Credentials:
                             f"/_sandbox/customers/{customer['psid']}/messages", json={"text": text}
                         )
                     )
+                if reply:
+                    _ok(
+                        http.post(
+                            "/v25.0/me/messages",
+                            headers={"Authorization": f"Bearer {page['access_token']}"},
+                            json={
+                                "recipient": {"id": customer["psid"]},
+                                "messaging_type": "RESPONSE",
+                                "message": {"text": reply},
+                            },
+                        )
+                    )
     _ensure_admin()
     return Credentials(DEMO_EMAIL, DEMO_PASSWORD)
 
 
 def _ensure_admin() -> None:
+    """The workspace owner doubles as the demo's site admin, with a known password."""
     from django.contrib.auth import get_user_model
 
-    user_model = get_user_model()
-    if not user_model.objects.filter(username=DEMO_EMAIL).exists():
-        user_model.objects.create_superuser(
-            username=DEMO_EMAIL, email=DEMO_EMAIL, password=DEMO_PASSWORD
-        )
+    user, _ = get_user_model().objects.get_or_create(
+        username=DEMO_EMAIL, defaults={"email": DEMO_EMAIL}
+    )
+    if not user.is_superuser or not user.check_password(DEMO_PASSWORD):
+        user.is_staff = user.is_superuser = True
+        user.set_password(DEMO_PASSWORD)
+        user.save()
 
 
 def _ok(response: httpx.Response) -> dict:  # type: ignore[type-arg]

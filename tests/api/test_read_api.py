@@ -286,6 +286,8 @@ def test_filter_updated_since(api: Api, channel: Channel) -> None:
         at.pk,
     ]
     assert walk(api, "/conversations", updated_since="2024-05-01T13:00:01Z") == []
+    # Without an offset the time is taken as UTC.
+    assert walk(api, "/conversations", updated_since="2024-05-01T12:00:00") == [after.pk, at.pk]
 
 
 def test_filters_combine(api: Api, workspace: Workspace, channel: Channel) -> None:

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from pagedesk.core.models import Channel, RawWebhook
 from pagedesk.edge import raw_log
@@ -53,10 +53,10 @@ def test_every_200_is_already_in_the_database(
 def test_a_failed_enqueue_still_answers_200_and_keeps_the_row(
     channel: Channel, pagedesk_server: str, task_queue: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def queue_down(raw_webhook_id: int) -> None:
+    def queue_down(raw_webhook_ids: list[int]) -> None:
         raise ConnectionError("queue unavailable")
 
-    monkeypatch.setattr(raw_log, "ingest_webhook", queue_down)
+    monkeypatch.setattr(raw_log, "enqueue_ingestion", queue_down)
     before = COUNTERS["enqueue_failed"]
     body = message_body()
     assert post(pagedesk_server, body, sign_body(body, APP_SECRET)).status_code == 200
@@ -70,10 +70,7 @@ def test_a_failed_enqueue_still_answers_200_and_keeps_the_row(
 def test_a_failed_write_is_a_503_for_meta_to_retry(
     channel: Channel, pagedesk_server: str, task_queue: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def database_down(*args: object, **kwargs: object) -> None:
-        raise DatabaseError("disk I/O error")
-
-    monkeypatch.setattr(RawWebhook.objects, "bulk_create", database_down)
+    monkeypatch.setattr(raw_log, "_insert_sql", lambda rows: "INSERT INTO no_such_table")
     before = dict(COUNTERS)
     body = message_body()
     response = post(pagedesk_server, body, sign_body(body, APP_SECRET))
@@ -81,6 +78,10 @@ def test_a_failed_write_is_a_503_for_meta_to_retry(
     assert COUNTERS["store_failed"] == before["store_failed"] + 1
     assert COUNTERS["accepted"] == before["accepted"]
     assert queued_task_names(task_queue) == []
+    assert not RawWebhook.objects.exists()
+    monkeypatch.undo()  # the database is back: the retry is stored
+    assert post(pagedesk_server, body, sign_body(body, APP_SECRET)).status_code == 200
+    assert RawWebhook.objects.count() == 1
 
 
 def test_counters_count_every_post_by_outcome(

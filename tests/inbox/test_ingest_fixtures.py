@@ -29,7 +29,7 @@ def ingest(base_url: str, huey: object, *names: str) -> list[Fixture]:
     drain(huey)
     # Events that wait for something (a reaction to a message pagedesk never saw)
     # are retried after a pause; let their retries come due now.
-    for _ in range(3):
+    for _ in range(20):
         if not InboundEvent.objects.filter(state=InboundEvent.State.PENDING).exists():
             break
         InboundEvent.objects.update(next_attempt_at=None)

@@ -13,9 +13,7 @@ from django.utils import timezone
 from ninja import Field, Schema
 
 from pagedesk.inbox.models import Attachment, Contact, Conversation, Message
-from pagedesk.inbox.selectors import MAX_LIMIT, UNASSIGNED, conversation_window
-
-MAX_ID = 2**63 - 1
+from pagedesk.inbox.selectors import MAX_ID, MAX_LIMIT, UNASSIGNED, conversation_window
 
 # --- errors --------------------------------------------------------------------------
 

@@ -20,7 +20,15 @@ from django.db import close_old_connections
 
 from pagedesk.core.models import RawWebhook
 from pagedesk.edge import raw_log
-from pagedesk.edge.asgi_helpers import BodyTooLarge, Receive, Scope, Send, header, read_body, respond
+from pagedesk.edge.asgi_helpers import (
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    respond,
+)
 from pagedesk.edge.channel_keys import ChannelKeyCache, ChannelKeys
 from pagedesk.edge.counters import COUNTERS, count
 from pagedesk.edge.group_commit import GroupCommit
@@ -36,7 +44,9 @@ _SIGNATURE_HEADER = SIGNATURE_HEADER.lower().encode()
 _ANSWER = {Status.ACCEPTED: 200, Status.MALFORMED: 400, Status.TOO_LARGE: 413}  # else 403
 
 channel_keys = ChannelKeyCache(ttl=5.0)
-log_writer: GroupCommit[Delivery, int] = GroupCommit(raw_log.append, name="edge-webhook-log")
+log_writer: GroupCommit[Delivery] = GroupCommit(
+    raw_log.append, name="edge-webhook-log", on_idle=raw_log.release_connection
+)
 
 
 async def webhook_receiver(scope: Scope, receive: Receive, send: Send) -> None:

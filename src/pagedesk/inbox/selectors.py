@@ -30,7 +30,7 @@ UNASSIGNED: Final = "none"
 """Pass as ``assignee_id`` to list only conversations nobody is assigned to."""
 
 MAX_LIMIT: Final = 200
-_MAX_ID: Final = 2**63 - 1  # larger ids cannot exist (and SQLite cannot even compare them)
+MAX_ID: Final = 2**63 - 1  # larger ids cannot exist (and SQLite cannot even compare them)
 _CONVERSATIONS: Final = "c"
 _MESSAGES: Final = "m"
 
@@ -146,7 +146,7 @@ def message_list(
     rows = Message.objects.filter(workspace=workspace, conversation_id=conversation_id)
     if cursor is not None:
         timestamp_ms, last_id = _decode_cursor(cursor, _MESSAGES)
-        if type(timestamp_ms) is not int or abs(timestamp_ms) > _MAX_ID:
+        if type(timestamp_ms) is not int or abs(timestamp_ms) > MAX_ID:
             raise _invalid_cursor()
         rows = rows.filter(
             Q(timestamp_ms__gt=timestamp_ms) | Q(timestamp_ms=timestamp_ms, id__gt=last_id)
@@ -166,7 +166,7 @@ def contact_get(*, workspace: Workspace, contact_id: int) -> Contact:
     contact = None
     if _valid_id(contact_id):
         contact = (
-            Contact.objects.filter(pk=contact_id)
+            Contact.objects.filter(workspace=workspace, pk=contact_id)
             .select_related("channel")
             .first()
         )
@@ -226,7 +226,7 @@ def _invalid_cursor() -> PagedeskError:
 
 
 def _valid_id(value: int) -> bool:
-    return 0 < value <= _MAX_ID
+    return 0 < value <= MAX_ID
 
 
 def _aware(moment: datetime) -> datetime:

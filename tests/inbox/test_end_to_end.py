@@ -1,0 +1,90 @@
+"""The whole inbound path over real HTTP: a simulated customer writes in the sandbox,
+the sandbox signs and delivers the webhook, pagedesk stores it, the worker ingests it
+and fetches the profile through the Graph API, and the REST API shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pagedesk.core.actions import do_add_channel, do_create_api_token, do_create_workspace
+from pagedesk.sandbox.app import create_app
+from tests.inbox.conftest import drain
+from tests.servers import ServerThread
+
+VERIFY_TOKEN = "e2e-verify-token"
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    server = ServerThread(create_app()).start()
+    yield server.url
+    server.stop()
+
+
+def test_customer_message_reaches_the_api_with_profile_name(
+    pagedesk_server: str, sandbox_url: str, task_queue: object, settings
+) -> None:
+    settings.PAGEDESK_GRAPH_URL = sandbox_url  # the worker talks to the sandbox
+    control = httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=10)
+    app = control.get("/app").json()
+    page = control.post(
+        "/pages",
+        json={
+            "name": "Acme Bikes",
+            "subscribed_fields": ["messages", "message_echoes", "message_reads"],
+        },
+    ).json()
+
+    workspace = do_create_workspace(name="Acme", owner_email="owner@acme.test")
+    do_add_channel(
+        workspace=workspace,
+        page_id=page["page_id"],
+        page_token=page["access_token"],
+        app_secret=app["app_secret"],
+        verify_token=VERIFY_TOKEN,
+        name="Acme Bikes",
+    )
+    token = do_create_api_token(workspace=workspace).secret
+    # Meta's handshake against our GET endpoint, then signed deliveries to our POST.
+    registered = control.post(
+        "/app",
+        json={
+            "callback_url": f"{pagedesk_server}/webhooks/messenger",
+            "verify_token": VERIFY_TOKEN,
+        },
+    )
+    assert registered.status_code == 200, registered.text
+
+    customer = control.post(
+        f"/pages/{page['page_id']}/customers", json={"first_name": "Ada", "last_name": "Lovelace"}
+    ).json()
+    said = control.post(
+        f"/customers/{customer['psid']}/messages", json={"text": "Is the shop open today?"}
+    )
+    assert said.status_code < 300, said.text
+    assert control.post("/flush", json={"timeout": 10}).status_code == 200
+
+    drain(task_queue, skip=())  # ingest, then fetch the profile from the sandbox
+
+    api = httpx.Client(
+        base_url=f"{pagedesk_server}/api/v1", headers={"Authorization": f"Bearer {token}"}
+    )
+    conversations = api.get("/conversations").json()["data"]
+    assert len(conversations) == 1
+    conversation = conversations[0]
+    assert conversation["contact"]["name"] == "Ada Lovelace"
+    assert conversation["contact"]["psid"] == customer["psid"]
+    assert conversation["unread_count"] == 1
+    assert conversation["window"]["open"] is True
+
+    messages = api.get(f"/conversations/{conversation['id']}/messages").json()["data"]
+    assert [(m["direction"], m["text"], m["status"]) for m in messages] == [
+        ("in", "Is the shop open today?", "received")
+    ]
+    assert messages[0]["mid"].startswith("m_")
+    contact = api.get(f"/contacts/{conversation['contact']['id']}").json()
+    assert contact["profile_status"] == "ok"
+    assert contact["first_name"] == "Ada"
