@@ -213,7 +213,7 @@ class Run:
 def wrk(script: Path, url: str, path: str, connections: int, seconds: int) -> Run:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
     command += ["-s", str(script), url, "--", path]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(ln for ln in output.splitlines() if ln.startswith("RESULT "))
     data = json.loads(line.removeprefix("RESULT "))
     return Run(
@@ -239,13 +239,13 @@ def free_port() -> int:
 
 def child(env: dict[str, str], *args: str) -> str:
     command = [sys.executable, str(HERE), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
 
 
 @contextmanager
 def server(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(HERE), "serve", str(port)], env=env)  # noqa: S603
+    process = subprocess.Popen([sys.executable, str(HERE), "serve", str(port)], env=env)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -326,8 +326,10 @@ def report(results: list[EngineResult], command: str) -> str:
     verdicts = []
     for result in results:
         for c in sorted({run.connections for run in result.runs}):
-            noop, hook = (next(r for r in result.runs if (r.connections, r.target) == (c, t))
-                          for t in ("no-op", "webhook"))
+            noop, hook = (
+                next(r for r in result.runs if (r.connections, r.target) == (c, t))
+                for t in ("no-op", "webhook")
+            )
             ratio = hook.rps / noop.rps
             errors = hook.non2xx + hook.socket_errors
             lines.append(
@@ -376,11 +378,10 @@ def _cpu_model() -> str:
 
 
 def _versions() -> str:
+    import sqlite3
     from importlib.metadata import version
 
-    import sqlite3
-
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()  # noqa: S607
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
     return (
         f"uvicorn {version('uvicorn')} (h11, asyncio), Django {version('django')}, "
         f"huey {version('huey')}, SQLite {sqlite3.sqlite_version}, "

@@ -88,3 +88,53 @@ def test_customer_message_reaches_the_api_with_profile_name(
     contact = api.get(f"/contacts/{conversation['contact']['id']}").json()
     assert contact["profile_status"] == "ok"
     assert contact["first_name"] == "Ada"
+
+
+def test_attachment_is_copied_before_metas_url_expires(
+    pagedesk_server: str, sandbox_url: str, task_queue: object, settings
+) -> None:
+    settings.PAGEDESK_GRAPH_URL = sandbox_url
+    control = httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=10)
+    app = control.get("/app").json()
+    page = control.post("/pages", json={"name": "Acme", "subscribed_fields": ["messages"]}).json()
+    workspace = do_create_workspace(name="Acme", owner_email="owner@acme.test")
+    do_add_channel(
+        workspace=workspace,
+        page_id=page["page_id"],
+        page_token=page["access_token"],
+        app_secret=app["app_secret"],
+        verify_token=VERIFY_TOKEN,
+    )
+    other = do_create_workspace(name="Other", owner_email="owner@other.test")
+    control.post(
+        "/app",
+        json={
+            "callback_url": f"{pagedesk_server}/webhooks/messenger",
+            "verify_token": VERIFY_TOKEN,
+        },
+    ).raise_for_status()
+    customer = control.post(
+        f"/pages/{page['page_id']}/customers", json={"first_name": "Ada"}
+    ).json()
+    control.post(
+        f"/customers/{customer['psid']}/messages", json={"attachments": [{"type": "image"}]}
+    ).raise_for_status()
+    control.post("/flush", json={"timeout": 10}).raise_for_status()
+    drain(task_queue, skip=())
+    control.post("/clock", json={"advance_seconds": 7200}).raise_for_status()  # Meta's URL expired
+
+    token = do_create_api_token(workspace=workspace).secret
+    api = httpx.Client(base_url=pagedesk_server, headers={"Authorization": f"Bearer {token}"})
+    (conversation,) = api.get("/api/v1/conversations").json()["data"]
+    (message,) = api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["data"]
+    (attachment,) = message["attachments"]
+    assert attachment["download"] == "done"
+    assert attachment["content_type"] == "image/png"
+    stored = api.get(attachment["url"])
+    assert stored.status_code == 200
+    assert stored.content.startswith(b"\x89PNG")
+    assert len(stored.content) == attachment["size"]
+
+    stranger = do_create_api_token(workspace=other).secret
+    refused = httpx.get(attachment["url"], headers={"Authorization": f"Bearer {stranger}"})
+    assert refused.status_code == 404

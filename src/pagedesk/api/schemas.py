@@ -160,8 +160,10 @@ class AttachmentOut(Schema):
     def resolve_url(obj: Attachment, context: dict[str, Any] | None = None) -> str:
         if obj.download != Attachment.Download.DONE or not obj.file:
             return obj.url
+        # Served by the API itself (token-checked), never from a public media folder.
+        path = f"/api/v1/attachments/{obj.pk}/file"
         request = (context or {}).get("request")
-        return request.build_absolute_uri(obj.file.url) if request else obj.file.url
+        return request.build_absolute_uri(path) if request else path
 
 
 class ReactionOut(Schema):

@@ -2,11 +2,12 @@
 
 Each request hands its item to :meth:`GroupCommit.submit` and waits. One thread
 writes whatever has queued up since its previous write in a single call (one
-transaction), then wakes every waiter (or hands each the batch's error). Under load, batches
-grow by themselves while a write is in progress; when idle, an item is written
-at once, alone. There is no batching timer, and nothing is answered before its
-batch is written. After ``linger`` seconds without work the thread calls
-``on_idle`` (to release its database connection, say) and keeps waiting.
+transaction), then wakes the waiters with one call per event loop (or hands
+each the batch's error). Under load, batches grow by themselves while a write
+is in progress; when idle, an item is written at once, alone. There is no
+batching timer, and nobody is woken before their batch is written. After
+``linger`` seconds without work the thread calls ``on_idle`` (to release its
+database connection, say) and waits on.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Generic, TypeVar
+from contextlib import suppress
+from typing import Generic, TypeAlias, TypeVar
 
 T = TypeVar("T")
+_Waiter: TypeAlias = tuple[T, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 log = logging.getLogger(__name__)
 
 
@@ -37,20 +40,21 @@ class GroupCommit(Generic[T]):
         self._max_batch = max_batch
         self._linger = linger
         self._on_idle = on_idle
-        self._pending: list[tuple[T, Future[None]]] = []
+        self._pending: list[_Waiter[T]] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
     async def submit(self, item: T) -> None:
         """Queue ``item`` for the next batch; return once that batch is written."""
-        future: Future[None] = Future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         with self._wake:
-            self._pending.append((item, future))
+            self._pending.append((item, loop, future))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
             self._wake.notify()
-        await asyncio.wrap_future(future)
+        await future
 
     def _run(self) -> None:
         busy = False
@@ -60,30 +64,41 @@ class GroupCommit(Generic[T]):
                     self._wake.wait(self._linger if busy else None)
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-            if not batch:
-                if busy:
-                    busy = False
-                    self._idle()
-                continue
-            busy = True
-            # A waiter cancelled before now is dropped (nobody will be told it was
-            # written); once running, a future can no longer be cancelled.
-            batch = [(item, f) for item, f in batch if f.set_running_or_notify_cancel()]
+            # A waiter already gone (cancelled) is dropped: nobody would be told.
+            batch = [waiter for waiter in batch if not waiter[2].cancelled()]
             if batch:
+                busy = True
                 self._write_batch(batch)
+            elif busy:
+                busy = False
+                self._idle()
 
-    def _write_batch(self, batch: list[tuple[T, Future[None]]]) -> None:
+    def _write_batch(self, batch: list[_Waiter[T]]) -> None:
+        error: Exception | None = None
         try:
-            self._write([item for item, _ in batch])
+            self._write([item for item, _, _ in batch])
         except Exception as exc:
-            for _, future in batch:
-                future.set_exception(exc)
-        else:
-            for _, future in batch:
-                future.set_result(None)
+            error = exc
+        # One wake-up per event loop and batch, not one per waiter.
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = defaultdict(list)
+        for _, loop, future in batch:
+            by_loop[loop].append(future)
+        for loop, futures in by_loop.items():
+            with suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                loop.call_soon_threadsafe(_settle, futures, error)
 
     def _idle(self) -> None:
         try:
             self._on_idle()
         except Exception:
             log.exception("%s: idle hook failed", self._name)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in futures:
+        if future.done():  # cancelled meanwhile
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

@@ -4,7 +4,8 @@ On the embedded SQLite queue every ``enqueue`` is its own transaction, and with
 Huey's settings its own fsync (several milliseconds): one per accepted POST would
 cap the edge at a few hundred deliveries a second. So a batch's jobs go into the
 queue in one transaction. The rows are Huey's own serialised tasks in Huey's own
-table; any other backend (Redis: a cheap LPUSH each) takes Huey's usual path.
+table; any other backend (Redis: a cheap LPUSH each) takes Huey's usual path,
+as does a task with an expiry (``enqueue`` resolves it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def enqueue_ingestion(raw_webhook_ids: list[int]) -> None:
     huey: Huey = ingest_webhook.huey
     tasks = [ingest_webhook.s(row_id) for row_id in raw_webhook_ids]
     storage = huey.storage
-    if huey.immediate or not isinstance(storage, SqliteStorage) or len(tasks) == 1:
+    plain = huey.immediate or not isinstance(storage, SqliteStorage) or tasks[0].expires
+    if plain or len(tasks) == 1:
         for task in tasks:
             huey.enqueue(task)
         return

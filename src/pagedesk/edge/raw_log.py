@@ -78,12 +78,11 @@ def _defaults() -> dict[str, object]:
 def _insert_sql(rows: int) -> str:
     meta, quote = RawWebhook._meta, connection.ops.quote_name
     columns = [meta.get_field(name).column for name in _SET] + list(_defaults())
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    return (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "
-        f"VALUES {', '.join([row] * rows)} "
-        f"RETURNING {quote(meta.pk.column)}, {quote(meta.get_field('status').column)}"
-    )
+    table, names = quote(meta.db_table), ", ".join(map(quote, columns))
+    rows_sql = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * rows)
+    returning = f"{quote(meta.pk.column)}, {quote(meta.get_field('status').column)}"
+    # Names come from the model (quoted); every value is a parameter.
+    return f"INSERT INTO {table} ({names}) VALUES {rows_sql} RETURNING {returning}"  # noqa: S608
 
 
 def release_connection() -> None:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import Workspace
-from pagedesk.inbox.models import Contact, Conversation, Label, Message, Reaction
+from pagedesk.inbox.models import Attachment, Contact, Conversation, Label, Message, Reaction
 from pagedesk.messenger.policy import STANDARD_WINDOW
 
 T = TypeVar("T")
@@ -231,3 +231,21 @@ def _valid_id(value: int) -> bool:
 
 def _aware(moment: datetime) -> datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def attachment_file_get(*, workspace: Workspace, attachment_id: int) -> Attachment:
+    """A downloaded attachment of the workspace (404 otherwise, like every other read)."""
+    attachment = (
+        Attachment.objects.filter(
+            pk=attachment_id,
+            message__workspace=workspace,
+            download=Attachment.Download.DONE,
+        )
+        .exclude(file="")
+        .first()
+    )
+    if attachment is None:
+        raise PagedeskError(
+            "not_found", "No stored attachment with this id in your workspace.", status=404
+        )
+    return attachment
