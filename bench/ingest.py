@@ -349,7 +349,7 @@ def report(results: list[EngineResult], command: str) -> str:
         check = result.check
         lines.append(
             f"- {result.engine}: {result.answered_200:,} POSTs answered 200 (incl. warm-up); "
-            f"rows stored {check['rows']}; ingestion jobs queued {check['jobs']:,} "
+            f"rows stored: {_rows(check['rows'])}; ingestion jobs queued {check['jobs']:,} "
             f"({check['unique_jobs']:,} distinct rows). Single durable write outside the "
             f"benchmark: one-row insert + commit {result.costs['insert_commit_us']:.0f} µs, "
             f"Huey enqueue (SQLite queue) {result.costs['enqueue_us']:.0f} µs."
@@ -365,6 +365,11 @@ def report(results: list[EngineResult], command: str) -> str:
         "```",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _rows(by_status: object) -> str:
+    assert isinstance(by_status, dict)
+    return ", ".join(f"{n:,} {status}" for status, n in sorted(by_status.items())) or "none"
 
 
 def _cpu_model() -> str:

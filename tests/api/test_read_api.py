@@ -563,7 +563,7 @@ def test_message_json_shape(api: Api, workspace: Workspace, channel: Channel) ->
         "attachments": [
             {
                 "type": "image",
-                "url": f"http://testserver/media/{stored.file.name}",
+                "url": f"http://testserver/api/v1/attachments/{stored.pk}/file",
                 "content_type": "image/jpeg",
                 "size": 2048,
                 "download": "done",
