@@ -138,3 +138,53 @@ def test_attachment_is_copied_before_metas_url_expires(
     stranger = do_create_api_token(workspace=other).secret
     refused = httpx.get(attachment["url"], headers={"Authorization": f"Bearer {stranger}"})
     assert refused.status_code == 404
+
+
+def test_sandbox_group_thread_becomes_one_conversation_with_participants(
+    pagedesk_server: str, sandbox_url: str, task_queue: object, settings
+) -> None:
+    settings.PAGEDESK_GRAPH_URL = sandbox_url
+    control = httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=10)
+    app = control.get("/app").json()
+    page = control.post("/pages", json={"name": "Acme", "subscribed_fields": ["messages"]}).json()
+    workspace = do_create_workspace(name="Acme", owner_email="owner@acme.test")
+    do_add_channel(
+        workspace=workspace,
+        page_id=page["page_id"],
+        page_token=page["access_token"],
+        app_secret=app["app_secret"],
+        verify_token=VERIFY_TOKEN,
+    )
+    control.post(
+        "/app",
+        json={
+            "callback_url": f"{pagedesk_server}/webhooks/messenger",
+            "verify_token": VERIFY_TOKEN,
+        },
+    ).raise_for_status()
+    members = [
+        control.post(f"/pages/{page['page_id']}/customers", json={"first_name": name}).json()[
+            "psid"
+        ]
+        for name in ("Ada", "Grace", "Alan")
+    ]
+    group = control.post(
+        f"/pages/{page['page_id']}/groups", json={"title": "Sunday ride", "members": members}
+    ).json()
+    for psid, text in zip(members, ("Sunday at 9?", "Works for me", "Count me in"), strict=True):
+        control.post(
+            f"/groups/{group['thread_id']}/messages", json={"psid": psid, "text": text}
+        ).raise_for_status()
+    control.post("/flush", json={"timeout": 10}).raise_for_status()
+    drain(task_queue, skip=())
+
+    token = do_create_api_token(workspace=workspace).secret
+    api = httpx.Client(
+        base_url=f"{pagedesk_server}/api/v1", headers={"Authorization": f"Bearer {token}"}
+    )
+    (conversation,) = api.get("/conversations").json()["data"]
+    assert conversation["is_group"] is True
+    detail = api.get(f"/conversations/{conversation['id']}").json()
+    assert sorted(p["name"] for p in detail["participants"]) == ["Ada", "Alan", "Grace"]
+    messages = api.get(f"/conversations/{conversation['id']}/messages").json()["data"]
+    assert [m["text"] for m in messages] == ["Sunday at 9?", "Works for me", "Count me in"]
