@@ -116,16 +116,28 @@ def check() -> None:
     import django
 
     django.setup()
+    from django.db import connection
     from django.db.models import Count
     from huey.contrib.djhuey import HUEY
 
     from pagedesk.core.models import RawWebhook
     from pagedesk.inbox import tasks  # noqa: F401 - registers the task for deserialising
 
+    with connection.cursor() as cursor:  # how durable a commit is, as configured
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA journal_mode")
+            mode = cursor.fetchone()[0]
+            cursor.execute("PRAGMA synchronous")
+            levels = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+            durability = f"journal_mode={mode}, synchronous={levels[cursor.fetchone()[0]]}"
+        else:
+            cursor.execute("SHOW synchronous_commit")
+            durability = f"synchronous_commit={cursor.fetchone()[0]}"
     rows = dict(RawWebhook.objects.values_list("status").annotate(n=Count("id")).order_by())
     jobs = [task for task in HUEY.pending() if task.name == "ingest_webhook"]
     unique = len({task.args[0] for task in jobs})
-    print(json.dumps({"rows": rows, "jobs": len(jobs), "unique_jobs": unique}))
+    summary = {"rows": rows, "jobs": len(jobs), "unique_jobs": unique, "durability": durability}
+    print(json.dumps(summary))
 
 
 # --- the load side ---------------------------------------------------------------------
@@ -348,10 +360,11 @@ def report(results: list[EngineResult], command: str) -> str:
     for result in results:
         check = result.check
         lines.append(
-            f"- {result.engine}: {result.answered_200:,} POSTs answered 200 (incl. warm-up); "
+            f"- {result.engine} ({check['durability']}): "
+            f"{result.answered_200:,} POSTs answered 200 (incl. warm-up); "
             f"rows stored: {_rows(check['rows'])}; ingestion jobs queued {check['jobs']:,} "
-            f"({check['unique_jobs']:,} distinct rows). Single durable write outside the "
-            f"benchmark: one-row insert + commit {result.costs['insert_commit_us']:.0f} µs, "
+            f"({check['unique_jobs']:,} distinct rows). Single durable writes outside the "
+            f"load: one-row ORM insert + commit {result.costs['insert_commit_us']:.0f} µs, "
             f"Huey enqueue (SQLite queue) {result.costs['enqueue_us']:.0f} µs."
         )
     cpu = _cpu_model()
@@ -434,7 +447,8 @@ _RESULTS_HEADER = """# Webhook ingest benchmark results
 
 Written by `bench/ingest.py` (see `bench/README.md`). Webhooks/s counts only
 POSTs answered 200, each a committed `RawWebhook` row with its ingestion job
-queued; the no-op is the same server answering without touching storage.
+queued (Huey on SQLite in both runs: no `REDIS_URL`); the no-op is the same
+server answering without touching storage.
 
 """
 
