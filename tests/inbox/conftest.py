@@ -61,14 +61,14 @@ def drain(
     huey: object, *, skip: Iterable[str] = SIDE_EFFECT_TASKS, rounds: int = 5000
 ) -> list[str]:
     """Run queued tasks until none is left; side-effect tasks (Graph calls, downloads)
-    are dropped unless asked for. Returns the names of the tasks that ran."""
+    are dropped unless asked for. Returns the names of every task taken off the queue."""
     ran: list[str] = []
     for _ in range(rounds):
         task = huey.dequeue()  # type: ignore[attr-defined]
         if task is None:
             return ran
-        if task.name.rsplit(".", 1)[-1] in set(skip):
-            continue
-        huey.execute(task)  # type: ignore[attr-defined]
-        ran.append(task.name.rsplit(".", 1)[-1])
+        name = task.name.rsplit(".", 1)[-1]
+        ran.append(name)
+        if name not in set(skip):
+            huey.execute(task)  # type: ignore[attr-defined]
     raise AssertionError(f"queue did not drain after {rounds} tasks: {ran[-10:]}")

@@ -5,11 +5,14 @@ and fetches the profile through the Graph API, and the REST API shows it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
 from pagedesk.core.actions import do_add_channel, do_create_api_token, do_create_workspace
+from pagedesk.core.models import Workspace
 from pagedesk.sandbox.app import create_app
 from tests.inbox.conftest import drain
 from tests.servers import ServerThread
@@ -17,27 +20,40 @@ from tests.servers import ServerThread
 VERIFY_TOKEN = "e2e-verify-token"
 
 
+@dataclass
+class Connected:
+    """A sandbox page connected to a pagedesk workspace, webhooks registered."""
+
+    control: httpx.Client  # the sandbox's control API
+    page: dict[str, Any]
+    workspace: Workspace
+    pagedesk_url: str
+
+    def customer(self, first_name: str, last_name: str = "") -> str:
+        body = {"first_name": first_name, "last_name": last_name}
+        response = self.control.post(f"/pages/{self.page['page_id']}/customers", json=body)
+        response.raise_for_status()
+        return str(response.json()["psid"])
+
+    def act(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.control.post(path, json=body)
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def api(self, workspace: Workspace | None = None) -> httpx.Client:
+        token = do_create_api_token(workspace=workspace or self.workspace).secret
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.Client(base_url=f"{self.pagedesk_url}/api/v1", headers=headers)
+
+
 @pytest.fixture
-def sandbox_url() -> Iterator[str]:
-    server = ServerThread(create_app()).start()
-    yield server.url
-    server.stop()
-
-
-def test_customer_message_reaches_the_api_with_profile_name(
-    pagedesk_server: str, sandbox_url: str, task_queue: object, settings
-) -> None:
-    settings.PAGEDESK_GRAPH_URL = sandbox_url  # the worker talks to the sandbox
-    control = httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=10)
+def connected(pagedesk_server: str, settings: Any) -> Iterator[Connected]:
+    sandbox = ServerThread(create_app()).start()
+    settings.PAGEDESK_GRAPH_URL = sandbox.url  # the worker talks to the sandbox
+    control = httpx.Client(base_url=f"{sandbox.url}/_sandbox", timeout=10)
     app = control.get("/app").json()
-    page = control.post(
-        "/pages",
-        json={
-            "name": "Acme Bikes",
-            "subscribed_fields": ["messages", "message_echoes", "message_reads"],
-        },
-    ).json()
-
+    fields = ["messages", "message_echoes", "message_reads"]
+    page = control.post("/pages", json={"name": "Acme Bikes", "subscribed_fields": fields}).json()
     workspace = do_create_workspace(name="Acme", owner_email="owner@acme.test")
     do_add_channel(
         workspace=workspace,
@@ -47,36 +63,35 @@ def test_customer_message_reaches_the_api_with_profile_name(
         verify_token=VERIFY_TOKEN,
         name="Acme Bikes",
     )
-    token = do_create_api_token(workspace=workspace).secret
     # Meta's handshake against our GET endpoint, then signed deliveries to our POST.
-    registered = control.post(
-        "/app",
-        json={
-            "callback_url": f"{pagedesk_server}/webhooks/messenger",
-            "verify_token": VERIFY_TOKEN,
-        },
-    )
+    callback = {
+        "callback_url": f"{pagedesk_server}/webhooks/messenger",
+        "verify_token": VERIFY_TOKEN,
+    }
+    registered = control.post("/app", json=callback)
     assert registered.status_code == 200, registered.text
+    yield Connected(control, page, workspace, pagedesk_server)
+    control.close()
+    sandbox.stop()
 
-    customer = control.post(
-        f"/pages/{page['page_id']}/customers", json={"first_name": "Ada", "last_name": "Lovelace"}
-    ).json()
-    said = control.post(
-        f"/customers/{customer['psid']}/messages", json={"text": "Is the shop open today?"}
-    )
-    assert said.status_code < 300, said.text
-    assert control.post("/flush", json={"timeout": 10}).status_code == 200
 
-    drain(task_queue, skip=())  # ingest, then fetch the profile from the sandbox
+def deliver_all(connected: Connected, task_queue: object) -> None:
+    """Wait for the sandbox to deliver, then run the worker's queue (profiles included)."""
+    connected.act("/flush", {"timeout": 10})
+    drain(task_queue, skip=())
 
-    api = httpx.Client(
-        base_url=f"{pagedesk_server}/api/v1", headers={"Authorization": f"Bearer {token}"}
-    )
-    conversations = api.get("/conversations").json()["data"]
-    assert len(conversations) == 1
-    conversation = conversations[0]
+
+def test_customer_message_reaches_the_api_with_profile_name(
+    connected: Connected, task_queue: object
+) -> None:
+    psid = connected.customer("Ada", "Lovelace")
+    connected.act(f"/customers/{psid}/messages", {"text": "Is the shop open today?"})
+    deliver_all(connected, task_queue)
+
+    api = connected.api()
+    (conversation,) = api.get("/conversations").json()["data"]
     assert conversation["contact"]["name"] == "Ada Lovelace"
-    assert conversation["contact"]["psid"] == customer["psid"]
+    assert conversation["contact"]["psid"] == psid
     assert conversation["unread_count"] == 1
     assert conversation["window"]["open"] is True
 
@@ -91,42 +106,16 @@ def test_customer_message_reaches_the_api_with_profile_name(
 
 
 def test_attachment_is_copied_before_metas_url_expires(
-    pagedesk_server: str, sandbox_url: str, task_queue: object, settings
+    connected: Connected, task_queue: object
 ) -> None:
-    settings.PAGEDESK_GRAPH_URL = sandbox_url
-    control = httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=10)
-    app = control.get("/app").json()
-    page = control.post("/pages", json={"name": "Acme", "subscribed_fields": ["messages"]}).json()
-    workspace = do_create_workspace(name="Acme", owner_email="owner@acme.test")
-    do_add_channel(
-        workspace=workspace,
-        page_id=page["page_id"],
-        page_token=page["access_token"],
-        app_secret=app["app_secret"],
-        verify_token=VERIFY_TOKEN,
-    )
-    other = do_create_workspace(name="Other", owner_email="owner@other.test")
-    control.post(
-        "/app",
-        json={
-            "callback_url": f"{pagedesk_server}/webhooks/messenger",
-            "verify_token": VERIFY_TOKEN,
-        },
-    ).raise_for_status()
-    customer = control.post(
-        f"/pages/{page['page_id']}/customers", json={"first_name": "Ada"}
-    ).json()
-    control.post(
-        f"/customers/{customer['psid']}/messages", json={"attachments": [{"type": "image"}]}
-    ).raise_for_status()
-    control.post("/flush", json={"timeout": 10}).raise_for_status()
-    drain(task_queue, skip=())
-    control.post("/clock", json={"advance_seconds": 7200}).raise_for_status()  # Meta's URL expired
+    psid = connected.customer("Ada")
+    connected.act(f"/customers/{psid}/messages", {"attachments": [{"type": "image"}]})
+    deliver_all(connected, task_queue)
+    connected.act("/clock", {"advance_seconds": 7200})  # Meta's URL has expired by now
 
-    token = do_create_api_token(workspace=workspace).secret
-    api = httpx.Client(base_url=pagedesk_server, headers={"Authorization": f"Bearer {token}"})
-    (conversation,) = api.get("/api/v1/conversations").json()["data"]
-    (message,) = api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["data"]
+    api = connected.api()
+    (conversation,) = api.get("/conversations").json()["data"]
+    (message,) = api.get(f"/conversations/{conversation['id']}/messages").json()["data"]
     (attachment,) = message["attachments"]
     assert attachment["download"] == "done"
     assert attachment["content_type"] == "image/png"
@@ -135,53 +124,22 @@ def test_attachment_is_copied_before_metas_url_expires(
     assert stored.content.startswith(b"\x89PNG")
     assert len(stored.content) == attachment["size"]
 
-    stranger = do_create_api_token(workspace=other).secret
-    refused = httpx.get(attachment["url"], headers={"Authorization": f"Bearer {stranger}"})
-    assert refused.status_code == 404
+    other = do_create_workspace(name="Other", owner_email="owner@other.test")
+    assert connected.api(other).get(attachment["url"]).status_code == 404
 
 
 def test_sandbox_group_thread_becomes_one_conversation_with_participants(
-    pagedesk_server: str, sandbox_url: str, task_queue: object, settings
+    connected: Connected, task_queue: object
 ) -> None:
-    settings.PAGEDESK_GRAPH_URL = sandbox_url
-    control = httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=10)
-    app = control.get("/app").json()
-    page = control.post("/pages", json={"name": "Acme", "subscribed_fields": ["messages"]}).json()
-    workspace = do_create_workspace(name="Acme", owner_email="owner@acme.test")
-    do_add_channel(
-        workspace=workspace,
-        page_id=page["page_id"],
-        page_token=page["access_token"],
-        app_secret=app["app_secret"],
-        verify_token=VERIFY_TOKEN,
+    members = [connected.customer(name) for name in ("Ada", "Grace", "Alan")]
+    group = connected.act(
+        f"/pages/{connected.page['page_id']}/groups", {"title": "Sunday ride", "members": members}
     )
-    control.post(
-        "/app",
-        json={
-            "callback_url": f"{pagedesk_server}/webhooks/messenger",
-            "verify_token": VERIFY_TOKEN,
-        },
-    ).raise_for_status()
-    members = [
-        control.post(f"/pages/{page['page_id']}/customers", json={"first_name": name}).json()[
-            "psid"
-        ]
-        for name in ("Ada", "Grace", "Alan")
-    ]
-    group = control.post(
-        f"/pages/{page['page_id']}/groups", json={"title": "Sunday ride", "members": members}
-    ).json()
     for psid, text in zip(members, ("Sunday at 9?", "Works for me", "Count me in"), strict=True):
-        control.post(
-            f"/groups/{group['thread_id']}/messages", json={"psid": psid, "text": text}
-        ).raise_for_status()
-    control.post("/flush", json={"timeout": 10}).raise_for_status()
-    drain(task_queue, skip=())
+        connected.act(f"/groups/{group['thread_id']}/messages", {"psid": psid, "text": text})
+    deliver_all(connected, task_queue)
 
-    token = do_create_api_token(workspace=workspace).secret
-    api = httpx.Client(
-        base_url=f"{pagedesk_server}/api/v1", headers={"Authorization": f"Bearer {token}"}
-    )
+    api = connected.api()
     (conversation,) = api.get("/conversations").json()["data"]
     assert conversation["is_group"] is True
     detail = api.get(f"/conversations/{conversation['id']}").json()

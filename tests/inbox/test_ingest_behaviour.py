@@ -160,3 +160,22 @@ def test_failing_event_goes_dead_after_retries_and_replays(
     drain(task_queue)
     assert InboundEvent.objects.filter(state="done").count() == 2
     assert sorted(Message.objects.values_list("text", flat=True)) == ["also", "will fail"]
+
+
+def test_profile_is_fetched_for_new_contacts_and_refreshed_when_old(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pagedesk.inbox.models import Contact
+
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "one", b.T0)))
+    assert drain(task_queue).count("fetch_contact_profile") == 1
+    Contact.objects.update(profile_fetched_at=timezone.now(), profile_status="ok")
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "two", b.T0 + 1)))
+    assert "fetch_contact_profile" not in drain(task_queue)
+    Contact.objects.update(profile_fetched_at=timezone.now() - timedelta(days=8))
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "three", b.T0 + 2)))
+    assert "fetch_contact_profile" in drain(task_queue)

@@ -13,7 +13,7 @@ import json
 import logging
 import mimetypes
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -42,6 +42,7 @@ from pagedesk.messenger.webhook import parse_event
 log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+PROFILE_MAX_AGE = timedelta(days=7)
 DOWNLOADABLE = {"image", "video", "audio", "file", "sticker"}
 STATUS_ORDER = {
     Message.Status.QUEUED: 0,
@@ -93,7 +94,7 @@ class _Context:
         contact, created = Contact.objects.get_or_create(
             channel=self.channel, psid=psid, defaults={"workspace_id": self.workspace_id}
         )
-        if created and not psid.startswith("user_ref:"):
+        if not psid.startswith("user_ref:") and _profile_due(contact, created):
             from pagedesk.inbox.tasks import fetch_contact_profile
 
             transaction.on_commit(lambda: fetch_contact_profile(contact.pk))
@@ -125,6 +126,15 @@ class _Context:
 
     def extra(self) -> dict[str, Any]:
         return {"standby": True} if self.event.is_standby else {}
+
+
+def _profile_due(contact: Contact, created: bool) -> bool:
+    """New contacts get their profile at once; others again once it is a week old
+    (names and pictures change, and Meta's picture URLs expire)."""
+    if created:
+        return True
+    fetched = contact.profile_fetched_at
+    return fetched is not None and timezone.now() - fetched > PROFILE_MAX_AGE
 
 
 def _ms_to_datetime(ms: int | None) -> datetime:
