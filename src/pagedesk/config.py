@@ -34,6 +34,8 @@ class Config(BaseSettings):
     graph_url: str = Field(DEFAULT_GRAPH_URL, alias="PAGEDESK_GRAPH_URL")
     graph_version: str = Field(DEFAULT_GRAPH_VERSION, alias="PAGEDESK_GRAPH_VERSION")
     secret_key: str | None = Field(None, alias="PAGEDESK_SECRET_KEY", repr=False)
+    # Key for page tokens and app secrets at rest; derived from the secret key if unset.
+    encryption_key: str | None = Field(None, alias="PAGEDESK_ENCRYPTION_KEY", repr=False)
     debug: bool = Field(False, alias="PAGEDESK_DEBUG")
     allowed_hosts: str = Field("127.0.0.1,localhost", alias="PAGEDESK_ALLOWED_HOSTS")
     max_webhook_bytes: int = Field(1_048_576, alias="PAGEDESK_MAX_WEBHOOK_BYTES", gt=0)
