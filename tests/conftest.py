@@ -37,7 +37,8 @@ def task_queue() -> Iterator[object]:
 def run_queued_tasks(huey: object) -> int:
     """Run what is waiting in the queue, as a worker would; returns how many ran."""
     ran = 0
-    while (task := huey.dequeue()) is not None:  # type: ignore[attr-defined]
+    # Ask first: on Redis an empty dequeue blocks for a second.
+    while huey.pending_count() and (task := huey.dequeue()) is not None:  # type: ignore[attr-defined]
         huey.execute(task)  # type: ignore[attr-defined]
         ran += 1
     return ran

@@ -20,6 +20,7 @@ SANDBOX_PREFIX = "/sandbox"
 def build_application(*, sandbox: ASGIApp | None = None) -> ASGIApp:
     django_app = get_asgi_application()
     # Imported after Django is set up: the receiver uses the ORM.
+    from pagedesk.edge import sse
     from pagedesk.edge.webhooks import PATH as WEBHOOK_PATH
     from pagedesk.edge.webhooks import webhook_receiver
 
@@ -30,6 +31,8 @@ def build_application(*, sandbox: ASGIApp | None = None) -> ASGIApp:
         path = scope.get("path", "")
         if scope["type"] == "http" and path == WEBHOOK_PATH:
             await webhook_receiver(scope, receive, send)
+        elif scope["type"] == "http" and path == sse.PATH:
+            await sse.live_stream(scope, receive, send)
         elif sandbox is not None and (
             path == SANDBOX_PREFIX or path.startswith(SANDBOX_PREFIX + "/")
         ):

@@ -99,3 +99,6 @@ def download_attachment(request: ApiRequest, attachment_id: int) -> HttpResponse
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "attachment"
     return response
+
+
+from pagedesk.api import routes_write  # noqa: E402, F401  (write routes join this router)

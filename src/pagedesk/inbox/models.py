@@ -329,3 +329,26 @@ class ThreadLane(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "thread_key"], name="one_lane_per_thread")
         ]
+
+
+class Note(models.Model):
+    """An internal note on a conversation: seen by the team, never sent to the customer."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,  # the note outlives its author's account
+        on_delete=models.SET_NULL,
+        related_name="authored_notes",
+    )
+    text = models.TextField()
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note #{self.pk} on conversation {self.conversation_id}"

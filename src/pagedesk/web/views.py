@@ -1,4 +1,5 @@
-"""Pages for people: the start page and the log of received webhooks."""
+"""Pages for people: the start page and the log of received webhooks (the inbox and
+signing in are in ``views_inbox`` and ``views_account``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from pagedesk.core.models import Channel, RawWebhook
 from pagedesk.messenger.webhook import WebhookParseError, parse_webhook
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("web:inbox")
     return render(request, "pagedesk/home.html", {"channels": Channel.objects.order_by("name")})
 
 

@@ -1,0 +1,1 @@
+"""Outbound delivery: the outbox, the sender worker, personas and composer policy."""

@@ -1,0 +1,302 @@
+"""Writes of the inbox: replies, notes, assignment and status, read state.
+
+Every action validates first, then writes in one transaction; anything outside the
+database (queueing the send) happens on commit. Refusals are a
+:class:`PagedeskError` with a stable code and a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+from django.db import transaction
+from django.utils import timezone
+
+from pagedesk.core.errors import PagedeskError
+from pagedesk.core.models import Membership, Team
+from pagedesk.delivery.compose import QuickReplyInput, build_message
+from pagedesk.delivery.models import OutboxEntry, Persona
+from pagedesk.delivery.policy_state import (
+    ComposerState,
+    is_blocked,
+    is_paused,
+    judge,
+    refusal_message,
+)
+from pagedesk.delivery.policy_state import composer_state as _composer_state
+from pagedesk.inbox.models import Attachment, Conversation, Label, Message, Note
+from pagedesk.messenger.policy import Refused
+
+__all__ = [
+    "UNSET",
+    "ComposerState",
+    "composer_state",
+    "do_add_note",
+    "do_mark_read",
+    "do_send_message",
+    "do_update_conversation",
+]
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""Default of optional fields of ``do_update_conversation``: leave the field as it is."""
+
+NOTE_MAX = 10_000
+LABEL_MAX = 64
+# "@ada@acme.test" or "@ada", not the "@acme.test" inside a plain email address.
+_MENTION = re.compile(r"(?<![\w@])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)")
+
+
+def _is_member(workspace_id: int, user: Any) -> bool:
+    return Membership.objects.filter(workspace_id=workspace_id, user_id=user.pk).exists()
+
+
+def _require_member(workspace_id: int, user: Any, *, what: str = "You") -> None:
+    if not _is_member(workspace_id, user):
+        raise PagedeskError(
+            "not_a_member", f"{what} must be a member of this workspace.", status=403
+        )
+
+
+def _fresh(conversation: Conversation) -> Conversation:
+    """The conversation as it is now (the window may have moved since it was loaded)."""
+    return Conversation.objects.select_related("channel", "contact").get(pk=conversation.pk)
+
+
+# --- replies ----------------------------------------------------------------------------
+
+
+def do_send_message(
+    *,
+    conversation: Conversation,
+    author: Any | None = None,
+    text: str = "",
+    attachment_url: str | None = None,
+    attachment_type: str | None = None,
+    quick_replies: Sequence[QuickReplyInput] | None = None,
+    tag: str | None = None,
+    automated: bool = False,
+    persona: bool = True,
+) -> Message:
+    """Queue a message to the customer; it is sent by the delivery worker.
+
+    A reply is a person's (``HUMAN_REPLY``) when it has an author and is not
+    ``automated``; only those may use the HUMAN_AGENT tag. Refused before anything
+    is written when policy forbids it (code: the policy reason, e.g.
+    ``window_closed``), when the page is blocked by Meta (``channel_blocked``) or
+    the customer cannot be reached (``contact_unreachable``), or when the content
+    breaks Messenger's limits (``invalid_message``). While the channel is paused for
+    an invalid token the message is kept and waits for the page to be reconnected.
+    """
+    now = timezone.now()
+    conversation = _fresh(conversation)
+    channel = conversation.channel
+    if author is not None:
+        _require_member(conversation.workspace_id, author, what="The author")
+    human = author is not None and not automated
+    tag = tag.strip().upper() if tag and tag.strip() else None
+
+    if is_blocked(channel):
+        raise PagedeskError(
+            "channel_blocked",
+            f"{channel.status_reason.rstrip('.')}. Nothing can be sent on this page until "
+            "Meta lifts it.",
+            status=409,
+        )
+    unreachable = conversation.contact.unreachable_reason
+    if unreachable and not conversation.is_group:
+        raise PagedeskError(
+            "contact_unreachable", f"The customer cannot be reached: {unreachable}", status=409
+        )
+    decision = judge(conversation, human=human, tag=tag, now=now)
+    if isinstance(decision, Refused):
+        raise PagedeskError(decision.reason.value, refusal_message(decision), status=409)
+    content = build_message(
+        text=text,
+        attachment_url=attachment_url,
+        attachment_type=attachment_type,
+        quick_replies=quick_replies,
+    )
+    chosen = None
+    if persona and human:
+        chosen = Persona.objects.filter(channel=channel, user_id=author.pk, active=True).first()
+
+    data: dict[str, Any] = {}
+    if tag:
+        data["tag"] = tag
+    if not human:
+        data["automated"] = True
+    if content.quick_replies:
+        data["quick_replies"] = [
+            reply.model_dump(exclude_none=True) for reply in content.quick_replies
+        ]
+    if chosen is not None:
+        data["persona"] = {"id": chosen.persona_id, "name": chosen.name}
+
+    with transaction.atomic():
+        message = Message.objects.create(
+            workspace_id=conversation.workspace_id,
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            kind=Message.Kind.MESSAGE,
+            text=content.text or "",
+            data=data,
+            status=Message.Status.QUEUED,
+            sender_user=author,
+            timestamp_ms=int(now.timestamp() * 1000),
+            sent_at=now,
+        )
+        message.metadata = f"pagedesk:{message.pk}"  # comes back on the echo
+        message.save(update_fields=["metadata"])
+        if attachment_url:
+            Attachment.objects.create(
+                message=message,
+                type=attachment_type or "file",
+                url=attachment_url,
+                download=Attachment.Download.NOT_NEEDED,
+            )
+        waits = is_paused(channel)
+        entry = OutboxEntry.objects.create(
+            message=message,
+            channel=channel,
+            state=OutboxEntry.State.WAITING_CHANNEL if waits else OutboxEntry.State.PENDING,
+            draft_kind=OutboxEntry.DraftKind.HUMAN_REPLY
+            if human
+            else OutboxEntry.DraftKind.AUTOMATED,
+            tag=tag or "",
+            payload=content.model_copy(update={"metadata": message.metadata}).model_dump(
+                exclude_none=True, mode="json"
+            ),
+            persona=chosen,
+            next_attempt_at=now,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now, updated_at=now)
+        if not waits:
+            from pagedesk.delivery.tasks import enqueue
+
+            transaction.on_commit(lambda: enqueue([entry.pk]), robust=True)
+    return message
+
+
+# --- notes ------------------------------------------------------------------------------
+
+
+def _mentioned(workspace_id: int, text: str) -> list[Any]:
+    """Workspace members named as ``@email`` or ``@username`` in the text."""
+    names = {match.rstrip(".").lower() for match in _MENTION.findall(text)}
+    if not names:
+        return []
+    members = Membership.objects.filter(workspace_id=workspace_id).select_related("user")
+    return [
+        m.user
+        for m in members
+        if (m.user.email or "").lower() in names or m.user.get_username().lower() in names
+    ]
+
+
+def do_add_note(*, conversation: Conversation, author: Any, text: str) -> Note:
+    """An internal note (never sent to the customer); mentions are resolved to members."""
+    _require_member(conversation.workspace_id, author, what="The author")
+    text = (text or "").strip()
+    if not text:
+        raise PagedeskError("invalid_note", "The note is empty.", status=422)
+    if len(text) > NOTE_MAX:
+        raise PagedeskError("invalid_note", f"A note is at most {NOTE_MAX} characters.", status=422)
+    mentions = _mentioned(conversation.workspace_id, text)
+    with transaction.atomic():
+        note = Note.objects.create(conversation_id=conversation.pk, author=author, text=text)
+        if mentions:
+            note.mentions.set(mentions)
+    return note
+
+
+# --- status, assignment, labels ----------------------------------------------------------
+
+
+def _labels(workspace_id: int, labels: Iterable[Label | str]) -> list[Label]:
+    found: list[Label] = []
+    for item in labels:
+        if isinstance(item, Label):
+            if item.workspace_id != workspace_id:
+                raise PagedeskError("invalid_label", f"Unknown label {item.name!r}.", status=422)
+            found.append(item)
+            continue
+        name = str(item).strip()
+        if not name or len(name) > LABEL_MAX:
+            raise PagedeskError(
+                "invalid_label", f"Label names are 1 to {LABEL_MAX} characters.", status=422
+            )
+        label, _ = Label.objects.get_or_create(workspace_id=workspace_id, name=name)
+        found.append(label)
+    return found
+
+
+def do_update_conversation(
+    *,
+    conversation: Conversation,
+    actor: Any | None,
+    status: str | _Unset = UNSET,
+    assignee: Any | _Unset | None = UNSET,
+    team: Team | _Unset | None = UNSET,
+    labels: Iterable[Label | str] | _Unset = UNSET,
+) -> Conversation:
+    """Change status (open/done), assignee (a member or None), team, and labels.
+
+    Fields left ``UNSET`` stay as they are; ``labels`` replaces the whole set, and
+    label names that do not exist yet are created. ``actor`` is the person acting
+    (None for an API integration).
+    """
+    workspace_id = conversation.workspace_id
+    if actor is not None:
+        _require_member(workspace_id, actor)
+    if status is not UNSET and status not in Conversation.Status.values:
+        raise PagedeskError(
+            "invalid_status",
+            f"Status must be one of {', '.join(Conversation.Status.values)}.",
+            status=422,
+        )
+    if assignee is not UNSET and assignee is not None and not _is_member(workspace_id, assignee):
+        raise PagedeskError(
+            "invalid_assignee", "The assignee must be a member of this workspace.", status=422
+        )
+    if team is not UNSET and team is not None and team.workspace_id != workspace_id:
+        raise PagedeskError("invalid_team", "No such team in this workspace.", status=422)
+
+    with transaction.atomic():
+        row = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        fields = ["updated_at"]
+        if status is not UNSET:
+            row.status = status
+            fields.append("status")
+        if assignee is not UNSET:
+            row.assignee = assignee
+            fields.append("assignee")
+        if team is not UNSET:
+            row.team = team
+            fields.append("team")
+        if labels is not UNSET:
+            row.labels.set(_labels(workspace_id, labels))
+        row.save(update_fields=fields)
+    return row
+
+
+def do_mark_read(*, conversation: Conversation, actor: Any | None) -> None:
+    """Clear the unread count. ``updated_at`` is left alone: reading a conversation
+    must not move it to the top of everyone's list."""
+    if actor is not None:
+        _require_member(conversation.workspace_id, actor)
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+    conversation.unread_count = 0
+
+
+def composer_state(*, conversation: Conversation, now: datetime | None = None) -> ComposerState:
+    """See :func:`pagedesk.delivery.policy_state.composer_state`."""
+    return _composer_state(conversation=conversation, now=now)

@@ -1,0 +1,90 @@
+"""Writes of the live event log: :func:`emit` (in the caller's transaction) and the purge.
+
+The SSE stream resumes from an event id and promises to miss nothing, which only
+holds if, within a workspace, ids become visible in increasing order. Ids come
+from one sequence but transactions commit in any order, so a transaction that
+took id 10 could commit after one that took id 11, and a reader that already
+moved past 11 would never see 10. Hence emitters of a workspace are serialised
+from their first ``emit`` until commit:
+
+- SQLite allows one writer at a time (and pagedesk's transactions take the
+  write lock at ``BEGIN``), so ids already follow commit order.
+- PostgreSQL: ``emit`` takes a transaction-scoped advisory lock per workspace,
+  released by the commit or rollback. Call ``emit`` as late as possible in the
+  transaction: other emitters of the same workspace wait from there to commit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from pagedesk.live import wakeup
+from pagedesk.live.models import LiveEvent
+
+# The kinds the inbox emits. ``data`` carries ids plus the few fields a list row needs.
+MESSAGE_CREATED = "message.created"  # {conversation_id, message_id, direction}
+MESSAGE_UPDATED = "message.updated"  # {conversation_id, message_id, status?}
+CONVERSATION_CREATED = "conversation.created"  # {conversation_id}
+CONVERSATION_UPDATED = "conversation.updated"  # {conversation_id, ...changed fields}
+NOTE_CREATED = "note.created"  # {conversation_id, note_id}
+
+MAX_KIND_LENGTH = 64
+MAX_DATA_BYTES = 4096
+RETENTION = timedelta(hours=24)
+# A kind becomes the SSE ``event:`` line: dotted lowercase words, never a line break.
+_KIND = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\Z")
+_LOCK_NAMESPACE = 0x4C495645  # "LIVE": keeps these advisory locks apart from others
+
+
+def emit(*, workspace_id: int, kind: str, data: dict[str, Any]) -> None:
+    """Append an event to the workspace's live log, in the caller's transaction.
+
+    The event exists if and only if that transaction commits; on commit the
+    workspace's followers are woken. Outside a transaction the event commits
+    at once. Raises ``ValueError`` for a malformed kind or oversized data.
+    """
+    if len(kind) > MAX_KIND_LENGTH or not _KIND.match(kind):
+        raise ValueError(f"live event kind must look like 'message.created', not {kind!r}")
+    size = len(json.dumps(data, separators=(",", ":")))
+    if size > MAX_DATA_BYTES:
+        raise ValueError(f"live event data is {size} bytes; keep it under {MAX_DATA_BYTES}")
+    with transaction.atomic(savepoint=False):  # joins the caller's transaction, if any
+        _serialise_workspace(workspace_id)
+        event = LiveEvent.objects.create(workspace_id=workspace_id, kind=kind, data=data)
+        transaction.on_commit(partial(wakeup.announce, workspace_id, event.pk), robust=True)
+
+
+def _serialise_workspace(workspace_id: int) -> None:
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, workspace_id % 2**31]
+        )
+
+
+def purge_expired(*, max_age: timedelta = RETENTION, batch: int = 10_000) -> int:
+    """Delete events older than ``max_age``, a batch per transaction; returns how many.
+
+    A browser resuming from a purged id gets a ``reset`` event (see edge.sse).
+    """
+    cutoff = timezone.now() - max_age
+    deleted = 0
+    while True:
+        ids = list(
+            LiveEvent.objects.filter(created_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if ids:
+            deleted += LiveEvent.objects.filter(id__in=ids).delete()[0]
+        if len(ids) < batch:
+            return deleted

@@ -1,0 +1,95 @@
+// pagedesk: keyboard navigation of the inbox list, auto-submitting pickers, the
+// composer's note toggle. Everything works without it; this only saves clicks.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable]") !== null;
+  }
+
+  function rows() {
+    return Array.from(document.querySelectorAll("[data-keynav] .row"));
+  }
+
+  function focusRow(row) {
+    rows().forEach(function (r) { r.classList.toggle("focused", r === row); });
+    if (row) {
+      row.scrollIntoView({ block: "nearest" });
+      row.querySelector("a").focus({ preventScroll: true });
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
+      return;
+    }
+    var all = rows();
+    if (!all.length) { return; }
+    var current = document.querySelector("[data-keynav] .row.focused") ||
+      document.querySelector("[data-keynav] .row.selected");
+    var index = all.indexOf(current);
+    if (event.key === "j") {
+      focusRow(all[Math.min(index + 1, all.length - 1)]);
+      event.preventDefault();
+    } else if (event.key === "k") {
+      focusRow(all[Math.max(index - 1, 0)]);
+      event.preventDefault();
+    } else if (event.key === "Enter" && current && !event.target.closest("a, button")) {
+      current.querySelector("a").click();
+      event.preventDefault();
+    }
+  });
+
+  // Opening a row: mark it selected and read at once (the server marks it read).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-keynav] .row-link");
+    if (!link) { return; }
+    var row = link.closest(".row");
+    rows().forEach(function (r) { r.classList.toggle("selected", r === row); });
+    row.classList.remove("unread");
+    var badge = row.querySelector(".unread-badge");
+    if (badge) { badge.remove(); }
+  });
+
+  // Pickers and switchers submit as soon as a choice is made.
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("form[data-autosubmit]");
+    var select = event.target.matches("select[data-autosubmit]") ? event.target.form : null;
+    (form || select) && (form || select).requestSubmit();
+  });
+
+  // The composer: note mode changes colour and button; Ctrl+Enter sends.
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("#composer [name=note]")) { return; }
+    var form = event.target.form;
+    var button = form.querySelector("button[type=submit]");
+    form.classList.toggle("as-note", event.target.checked);
+    button.textContent = event.target.checked ? button.dataset.note : button.dataset.send;
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) &&
+        event.target.matches("#composer textarea")) {
+      event.preventDefault();
+      event.target.form.requestSubmit();
+    }
+  });
+
+  // Keep the newest message in view after the pane is loaded or swapped.
+  function scrollThread() {
+    var thread = document.getElementById("thread");
+    if (thread) { thread.scrollTop = thread.scrollHeight; }
+  }
+  document.addEventListener("DOMContentLoaded", scrollThread);
+  function syncSelected() {
+    var open = document.querySelector("#pane [data-conversation]");
+    rows().forEach(function (r) {
+      r.classList.toggle("selected", !!open && r.dataset.id === open.dataset.conversation);
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "pane") { scrollThread(); }
+    syncSelected();
+  });
+})();

@@ -1,0 +1,75 @@
+"""Small display helpers for the inbox templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.template.defaultfilters import date as date_filter
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pagedesk.core.models import Membership
+from pagedesk.inbox.models import Attachment
+from pagedesk.web import presenters
+
+register = template.Library()
+
+
+@register.filter
+def short_time(moment: datetime | None) -> str:
+    """Today: the time; this year: day and month; else the date."""
+    if moment is None:
+        return ""
+    local, today = timezone.localtime(moment), timezone.localdate()
+    if local.date() == today:
+        return date_filter(local, "H:i")
+    if local.year == today.year:
+        return date_filter(local, "j M")
+    return date_filter(local, "j M Y")
+
+
+@register.filter
+def inline_image(attachment: Attachment) -> bool:
+    return presenters.is_inline_image(attachment)
+
+
+@register.filter
+def web_url(value: Any) -> str:
+    """A link only when it is http(s): customer content must never become javascript:."""
+    text = str(value or "")
+    return text if text.lower().startswith(("https://", "http://")) else ""
+
+
+@register.filter
+def person(user: Any) -> str:
+    return presenters.person_name(user)
+
+
+@register.filter
+def role_label(role: str) -> str:
+    return {
+        Membership.Role.OWNER: _("Owner"),
+        Membership.Role.ADMIN: _("Admin"),
+        Membership.Role.AGENT: _("Agent"),
+    }.get(role, role)
+
+
+@register.filter
+def initials(user: Any) -> str:
+    name = presenters.person_name(user)
+    parts = [p for p in name.replace("@", " ").replace(".", " ").split() if p]
+    return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+
+@register.filter
+def css_color(value: Any) -> str:
+    """A label colour as ``#rgb``/``#rrggbb``, anything else grey (it goes into a style)."""
+    text = str(value or "")
+    valid = (
+        text.startswith("#")
+        and len(text) in (4, 7)
+        and all(c in "0123456789abcdefABCDEF" for c in text[1:])
+    )
+    return text if valid else "#6b7280"
