@@ -21,6 +21,7 @@ from pagedesk.inbox.actions import (
     do_update_conversation,
 )
 from pagedesk.inbox.models import Conversation, Message
+from pagedesk.live.models import LiveEvent
 from tests.api.factories import (
     make_channel,
     make_contact,
@@ -162,6 +163,7 @@ def test_a_note_resolves_mentions_of_members_only(conversation: Conversation, ag
         "not mail@bob@acme.test, not @nobody.",
     )
     assert set(note.mentions.all()) == {bob, agent}
+    assert LiveEvent.objects.filter(kind="note.created", data__note_id=note.pk).exists()
     assert outsider not in note.mentions.all()
     assert note.author == agent
 
@@ -185,6 +187,14 @@ def test_update_conversation_changes_only_what_is_given(
     )
     assert (updated.status, updated.assignee, updated.team) == ("done", agent, team)
     assert sorted(label.name for label in updated.labels.all()) == ["vip", "warranty"]
+    (event,) = LiveEvent.objects.filter(kind="conversation.updated")
+    assert event.data == {
+        "conversation_id": conversation.pk,
+        "status": "done",
+        "assignee_id": agent.pk,
+        "team_id": team.pk,
+        "labels": ["vip", "warranty"],
+    }
 
     updated = do_update_conversation(conversation=conversation, actor=agent, assignee=None)
     assert (updated.status, updated.assignee, updated.team) == ("done", None, team)

@@ -18,7 +18,8 @@ from pagedesk.delivery import graph_call, sender
 from pagedesk.delivery.models import OutboxEntry, Persona
 from pagedesk.delivery.tasks import enqueue
 from pagedesk.inbox.actions import composer_state, do_send_message
-from pagedesk.inbox.models import Contact, Message
+from pagedesk.inbox.models import Contact, Message, PendingReceipt
+from pagedesk.live.models import LiveEvent
 from tests.delivery.conftest import World
 from tests.inbox.conftest import drain
 
@@ -54,6 +55,11 @@ def test_reply_is_sent_once_then_delivered_and_read(world: World) -> None:
     assert message.status in (Message.Status.SENT, Message.Status.DELIVERED)
     assert _entry(message).state == State.SENT
     assert _entry(message).attempts == 1
+    announced = LiveEvent.objects.filter(data__message_id=message.pk).order_by("id")
+    assert [(e.kind, e.data.get("status")) for e in announced][:2] == [
+        ("message.created", None),
+        ("message.updated", "sent"),
+    ]
 
     world.customer("read")
     world.settle()
@@ -183,7 +189,8 @@ def test_invalid_token_pauses_the_channel_and_the_queue_waits(world: World) -> N
     # An admin reconnects the page with a new token.
     world.page(access_token="EAAG-rotated-token-0001", token_valid=True)
     do_update_channel_credentials(channel=channel, page_token="EAAG-rotated-token-0001")
-    assert sender.resume_channel(world.channel.pk) == 2
+    # rotating the token re-queues the waiting messages by itself (on commit)
+    assert sender.resume_channel(world.channel.pk) == 0
     world.settle()
     assert [m["text"] for m in world.page_messages()] == ["One", "Two"]
     assert {_entry(first).state, _entry(second).state} == {State.SENT}
@@ -310,6 +317,24 @@ def test_a_late_echo_turns_an_unknown_outcome_into_sent(
     assert (message.status, message.failed_reason) == (Message.Status.SENT, "")
     assert _entry(message).state == State.SENT
     assert len(world.sends) == 1
+
+
+def test_a_receipt_that_came_before_metas_answer_is_applied(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = graph_call.send
+
+    def answer_after_the_receipt(channel: Channel, request: Any) -> Any:
+        result = real_send(channel, request)
+        # The customer read it before the answer was recorded: ingestion parked the read.
+        PendingReceipt.objects.create(channel=channel, mid=result.message_id, kind="read")
+        return result
+
+    monkeypatch.setattr(graph_call, "send", answer_after_the_receipt)
+    message = do_send_message(conversation=world.conversation, author=world.agent, text="Hi")
+    drain(world.queue)
+    assert _reload(message).status == Message.Status.READ
+    assert not PendingReceipt.objects.exists()
 
 
 def test_duplicate_and_concurrent_task_runs_make_one_call(world: World) -> None:

@@ -68,9 +68,11 @@ def test_redis_pubsub_wakes_streams_of_other_processes(
         stream.next_message()
         (hub,) = feed.active_hubs()
         wait_for(lambda: hub.redis_healthy)
-        polls = feed.STATS["polls"]
+        time.sleep(0.5)  # let the poll that follows subscribing finish
+        polls, hints = feed.STATS["polls"], feed.STATS["hints"]
         assert arrival_seconds(stream, acme) < 2.0
         assert feed.STATS["polls"] == polls, "the event came by polling, not by Redis"
+        assert feed.STATS["hints"] > hints
 
 
 def test_redis_unavailable_falls_back_to_polling(

@@ -20,7 +20,8 @@ from pagedesk.core.errors import PagedeskError
 api = NinjaAPI(
     title="pagedesk API",
     version="1",
-    description="Read access to a workspace's inbox. Authenticate with "
+    description="A workspace's inbox: read conversations, messages and contacts; send "
+    "replies, add notes, assign, label and close conversations. Authenticate with "
     "`Authorization: Bearer <token>`; a token only ever sees its own workspace.",
     urls_namespace="api",
     auth=ApiTokenAuth(),

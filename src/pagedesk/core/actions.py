@@ -148,6 +148,11 @@ def do_update_channel_credentials(
         fields += ["status", "status_reason"]
     if fields:
         channel.save(update_fields=fields)
+    if page_token:
+        from pagedesk.delivery.sender import resume_channel
+
+        # Messages that waited for a working token go out once this is committed.
+        transaction.on_commit(lambda: resume_channel(channel.pk))
     return channel
 
 

@@ -101,6 +101,8 @@ class Channel(models.Model):
     graph_version = models.CharField(max_length=16, blank=True)  # blank: the global setting
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.TextField(blank=True)
+    # Replies go out under the agent's persona (name + picture) unless an admin turns it off.
+    personas_enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -19,8 +19,8 @@ from pagedesk.inbox.models import Message
 class Persona(models.Model):
     """An agent's persona on a page: the customer sees this name and picture.
 
-    A channel without any persona row sends as the page itself; that is the
-    per-channel switch until ``Channel`` grows a ``personas_enabled`` flag.
+    A channel without any persona row, or with ``Channel.personas_enabled`` off,
+    sends as the page itself.
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="personas")

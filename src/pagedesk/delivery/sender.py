@@ -49,7 +49,8 @@ from pagedesk.delivery.policy_state import (
     judge,
     refusal_message,
 )
-from pagedesk.inbox.models import Contact, Message
+from pagedesk.inbox.models import Contact, Message, PendingReceipt
+from pagedesk.live.emit import MESSAGE_UPDATED, emit
 from pagedesk.messenger.errors import (
     GraphError,
     RateLimited,
@@ -64,7 +65,7 @@ log = logging.getLogger(__name__)
 
 State = OutboxEntry.State
 UNKNOWN_OUTCOME = "unknown outcome: not resent to avoid a duplicate"
-MAX_FAILURES = 8  # temporary errors before giving up (about 8 minutes of backoff)
+MAX_FAILURES = 8  # temporary errors before giving up (a few minutes of backoff)
 MAX_ATTEMPTS = 50  # calls in all, rate limits included: a safety stop
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
@@ -118,6 +119,10 @@ def _claim(entry_id: int, now: datetime) -> _Claim | Later:
             return None
         message = entry.message
         conversation = message.conversation
+        unreachable = conversation.contact.unreachable_reason
+        if unreachable and not conversation.is_group:  # another send found out meanwhile
+            _fail(entry, unreachable, error="contact_unreachable")
+            return None
         decision = judge(
             conversation,
             human=entry.draft_kind == OutboxEntry.DraftKind.HUMAN_REPLY,
@@ -236,18 +241,55 @@ def _mark_sent(entry: OutboxEntry, mid: str | None, now: datetime) -> None:
     entry.last_error = ""
     entry.save(update_fields=["state", "sending_since", "last_error", "updated_at"])
     rows = Message.objects.filter(pk=entry.message_id)
+    stored_mid = False
     if mid:
         try:
             with transaction.atomic():  # the echo may have stored the mid already
-                rows.filter(mid__isnull=True).update(
-                    mid=mid, timestamp_ms=int(now.timestamp() * 1000), sent_at=now
+                stored_mid = bool(
+                    rows.filter(mid__isnull=True).update(
+                        mid=mid, timestamp_ms=int(now.timestamp() * 1000), sent_at=now
+                    )
                 )
         except IntegrityError:
             log.warning("outbox %s: mid %s is already on another message", entry.pk, mid)
     earlier = [Message.Status.QUEUED]
     if entry.outcome_unknown:
         earlier.append(Message.Status.FAILED)  # the echo proved us wrong: it went out
-    rows.filter(status__in=earlier).update(status=Message.Status.SENT, failed_reason="")
+    changed = rows.filter(status__in=earlier).update(status=Message.Status.SENT, failed_reason="")
+    if stored_mid:
+        changed += _apply_parked_receipts(entry.channel_id, entry.message_id, mid or "")
+    if changed:
+        _announce(entry.message_id)
+
+
+def _apply_parked_receipts(channel_id: int, message_id: int, mid: str) -> int:
+    """A receipt naming this mid may have come before we knew the mid (the ingest
+    worker parks it for the echo, and the echo stops early once the mid is stored)."""
+    parked = PendingReceipt.objects.filter(channel_id=channel_id, mid=mid)
+    kinds = set(parked.values_list("kind", flat=True))
+    if not kinds:
+        return 0
+    status = Message.Status.READ if PendingReceipt.Kind.READ in kinds else Message.Status.DELIVERED
+    earlier = [Message.Status.SENT] + ([Message.Status.DELIVERED] if status == "read" else [])
+    changed = Message.objects.filter(pk=message_id, status__in=earlier).update(status=status)
+    parked.delete()
+    return changed
+
+
+def _announce(message_id: int) -> None:
+    """Tell the agents' browsers (live event log, committed with this change)."""
+    row = Message.objects.filter(pk=message_id).values("workspace_id", "conversation_id", "status")[
+        0
+    ]
+    emit(
+        workspace_id=row["workspace_id"],
+        kind=MESSAGE_UPDATED,
+        data={
+            "conversation_id": row["conversation_id"],
+            "message_id": message_id,
+            "status": row["status"],
+        },
+    )
 
 
 def _fail(entry: OutboxEntry, reason: str, *, error: str | None = None) -> None:
@@ -256,9 +298,10 @@ def _fail(entry: OutboxEntry, reason: str, *, error: str | None = None) -> None:
     entry.next_attempt_at = None
     entry.last_error = (error or reason)[:2000]
     entry.save()
-    Message.objects.filter(
+    if Message.objects.filter(
         pk=entry.message_id, status=Message.Status.QUEUED, mid__isnull=True
-    ).update(status=Message.Status.FAILED, failed_reason=reason)
+    ).update(status=Message.Status.FAILED, failed_reason=reason):
+        _announce(entry.message_id)
 
 
 def _pause_channel(channel_id: int, error: GraphError) -> None:

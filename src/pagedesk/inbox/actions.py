@@ -29,6 +29,12 @@ from pagedesk.delivery.policy_state import (
 )
 from pagedesk.delivery.policy_state import composer_state as _composer_state
 from pagedesk.inbox.models import Attachment, Conversation, Label, Message, Note
+from pagedesk.live.emit import (
+    CONVERSATION_UPDATED,
+    MESSAGE_CREATED,
+    NOTE_CREATED,
+    emit,
+)
 from pagedesk.messenger.policy import Refused
 
 __all__ = [
@@ -126,7 +132,7 @@ def do_send_message(
         quick_replies=quick_replies,
     )
     chosen = None
-    if persona and human:
+    if persona and human and channel.personas_enabled:
         chosen = Persona.objects.filter(channel=channel, user_id=author.pk, active=True).first()
 
     data: dict[str, Any] = {}
@@ -179,6 +185,11 @@ def do_send_message(
             next_attempt_at=now,
         )
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now, updated_at=now)
+        emit(
+            workspace_id=conversation.workspace_id,
+            kind=MESSAGE_CREATED,
+            data={"conversation_id": conversation.pk, "message_id": message.pk, "direction": "out"},
+        )
         if not waits:
             from pagedesk.delivery.tasks import enqueue
 
@@ -215,6 +226,11 @@ def do_add_note(*, conversation: Conversation, author: Any, text: str) -> Note:
         note = Note.objects.create(conversation_id=conversation.pk, author=author, text=text)
         if mentions:
             note.mentions.set(mentions)
+        emit(
+            workspace_id=conversation.workspace_id,
+            kind=NOTE_CREATED,
+            data={"conversation_id": conversation.pk, "note_id": note.pk},
+        )
     return note
 
 
@@ -273,18 +289,24 @@ def do_update_conversation(
     with transaction.atomic():
         row = Conversation.objects.select_for_update().get(pk=conversation.pk)
         fields = ["updated_at"]
+        changed: dict[str, Any] = {"conversation_id": row.pk}
         if status is not UNSET:
-            row.status = status
+            row.status = changed["status"] = status
             fields.append("status")
         if assignee is not UNSET:
             row.assignee = assignee
+            changed["assignee_id"] = assignee.pk if assignee is not None else None
             fields.append("assignee")
         if team is not UNSET:
             row.team = team
+            changed["team_id"] = team.pk if team is not None else None
             fields.append("team")
         if labels is not UNSET:
-            row.labels.set(_labels(workspace_id, labels))
+            chosen = _labels(workspace_id, labels)
+            row.labels.set(chosen)
+            changed["labels"] = sorted(label.name for label in chosen)
         row.save(update_fields=fields)
+        emit(workspace_id=workspace_id, kind=CONVERSATION_UPDATED, data=changed)
     return row
 
 
@@ -293,7 +315,15 @@ def do_mark_read(*, conversation: Conversation, actor: Any | None) -> None:
     must not move it to the top of everyone's list."""
     if actor is not None:
         _require_member(conversation.workspace_id, actor)
-    Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+    with transaction.atomic():
+        if Conversation.objects.filter(pk=conversation.pk, unread_count__gt=0).update(
+            unread_count=0
+        ):
+            emit(
+                workspace_id=conversation.workspace_id,
+                kind=CONVERSATION_UPDATED,
+                data={"conversation_id": conversation.pk, "unread_count": 0},
+            )
     conversation.unread_count = 0
 
 

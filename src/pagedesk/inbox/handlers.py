@@ -282,7 +282,10 @@ def _on_echo(c: _Context) -> None:
     if row is not None:
         row.mid = message.mid
         row.timestamp_ms = c.timestamp_ms
-        row.save(update_fields=["mid", "timestamp_ms"])
+        if row.status == Message.Status.FAILED:
+            # The sender gave up not knowing whether Meta got it; the echo says it did.
+            row.status, row.failed_reason = Message.Status.SENT, ""
+        row.save(update_fields=["mid", "timestamp_ms", "status", "failed_reason"])
         _advance(row, Message.Status.SENT)
     else:  # sent by another app, or by a person in Meta's own inbox
         row = Message.objects.create(

@@ -73,3 +73,21 @@ def css_color(value: Any) -> str:
         and all(c in "0123456789abcdefABCDEF" for c in text[1:])
     )
     return text if valid else "#6b7280"
+
+
+@register.filter
+def link_of(attachment: Attachment) -> str:
+    """The http(s) link a shared or fallback attachment points at, if any."""
+    payload = attachment.payload if isinstance(attachment.payload, dict) else {}
+    inner = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
+    for candidate in (attachment.url, payload.get("url"), inner.get("url")):
+        if web_url(candidate):
+            return web_url(candidate)
+    return ""
+
+
+@register.filter
+def title_of(attachment: Attachment) -> str:
+    payload = attachment.payload if isinstance(attachment.payload, dict) else {}
+    inner = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
+    return str(payload.get("title") or inner.get("title") or attachment.type)
