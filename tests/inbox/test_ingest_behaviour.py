@@ -179,3 +179,34 @@ def test_profile_is_fetched_for_new_contacts_and_refreshed_when_old(
     Contact.objects.update(profile_fetched_at=timezone.now() - timedelta(days=8))
     b.post(pagedesk_server, b.envelope(b.text(ADA, "three", b.T0 + 2)))
     assert "fetch_contact_profile" in drain(task_queue)
+
+
+def test_ingestion_tells_agents_screens_what_changed(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    from pagedesk.live.models import LiveEvent
+
+    reply_mid = b.mid()
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "hi", b.T0)))
+    b.post(pagedesk_server, b.envelope(b.echo(ADA, "hello!", b.T0 + 10, reply_mid)))
+    b.post(pagedesk_server, b.envelope(b.receipt(ADA, "read", b.T0 + 20, b.T0 + 10)))
+    drain(task_queue)
+    conversation = Conversation.objects.get()
+    events = [(e.kind, e.data) for e in LiveEvent.objects.order_by("id")]
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "conversation.created"
+    assert kinds.count("message.created") == 2
+    reply = Message.objects.get(mid=reply_mid)
+    assert (
+        "message.updated",
+        {"conversation_id": conversation.pk, "message_ids": [reply.pk], "status": "read"},
+    ) in events
+    assert all(data["conversation_id"] == conversation.pk for _, data in events)
+    # a second delivery of the same events changes nothing, so tells nobody anything
+    count = LiveEvent.objects.count()
+    b.post(
+        pagedesk_server,
+        b.envelope(b.text(ADA, "hi", b.T0, mid_=Message.objects.get(direction="in").mid)),
+    )
+    drain(task_queue)
+    assert LiveEvent.objects.count() == count

@@ -35,6 +35,7 @@ from pagedesk.inbox.models import (
     PendingReceipt,
     Reaction,
 )
+from pagedesk.live import emit as live
 from pagedesk.messenger import events as ev
 from pagedesk.messenger.events import EventKind, WebhookEvent
 from pagedesk.messenger.webhook import parse_event
@@ -103,7 +104,7 @@ class _Context:
     def conversation(self) -> Conversation:
         if self._conversation is None:
             customer = self.contact()
-            conversation, _ = Conversation.objects.get_or_create(
+            conversation, created = Conversation.objects.get_or_create(
                 channel=self.channel,
                 thread_key=self.row.thread_key,
                 defaults={
@@ -114,8 +115,30 @@ class _Context:
             )
             if self.is_group:
                 Participant.objects.get_or_create(conversation=conversation, contact=customer)
+            if created:
+                self.emit(live.CONVERSATION_CREATED, conversation_id=conversation.pk)
             self._conversation = conversation
         return self._conversation
+
+    def emit(self, kind: str, **data: Any) -> None:
+        """Tell agents' screens, in this event's transaction (see pagedesk.live.emit)."""
+        live.emit(workspace_id=self.workspace_id, kind=kind, data=data)
+
+    def created(self, message: Message) -> None:
+        self.emit(
+            live.MESSAGE_CREATED,
+            conversation_id=message.conversation_id,
+            message_id=message.pk,
+            direction=message.direction,
+        )
+
+    def updated(self, message: Message, **data: Any) -> None:
+        self.emit(
+            live.MESSAGE_UPDATED,
+            conversation_id=message.conversation_id,
+            message_id=message.pk,
+            **data,
+        )
 
     def dedupe_key(self) -> str:
         """For rows without a Meta id: the same event always gives the same key."""
@@ -170,7 +193,8 @@ def _on_message(c: _Context) -> None:
     _store_attachments(row, message)
     if message.referral is not None:
         _attribute(contact, message.referral, c.at)
-    _customer_spoke(conversation, c.at)
+    _customer_spoke(c, conversation, c.at)
+    c.created(row)
 
 
 def _reply_to_story(message: ev.Message) -> dict[str, Any]:
@@ -204,7 +228,9 @@ def _store_attachments(row: Message, message: ev.Message) -> None:
             transaction.on_commit(lambda pk=stored.pk: download_attachment(pk))
 
 
-def _customer_spoke(conversation: Conversation, at: datetime, *, unread: bool = True) -> None:
+def _customer_spoke(
+    c: _Context, conversation: Conversation, at: datetime, *, unread: bool = True
+) -> None:
     """A customer action: it opens the messaging window and reopens a done conversation."""
     updates: dict[str, Any] = {"status": Conversation.Status.OPEN, "updated_at": timezone.now()}
     if conversation.last_customer_message_at is None or at > conversation.last_customer_message_at:
@@ -214,6 +240,7 @@ def _customer_spoke(conversation: Conversation, at: datetime, *, unread: bool = 
     if unread:
         updates["unread_count"] = F("unread_count") + 1
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    c.emit(live.CONVERSATION_UPDATED, conversation_id=conversation.pk)
 
 
 def _on_postback(c: _Context) -> None:
@@ -222,7 +249,7 @@ def _on_postback(c: _Context) -> None:
     if _exists(c, mid=postback.mid, dedupe_key=key):
         return
     conversation, contact = c.conversation(), c.contact()
-    Message.objects.create(
+    row = Message.objects.create(
         workspace_id=c.workspace_id,
         conversation=conversation,
         contact=contact,
@@ -242,7 +269,8 @@ def _on_postback(c: _Context) -> None:
     )
     if postback.referral is not None:
         _attribute(contact, postback.referral, c.at)
-    _customer_spoke(conversation, c.at)
+    _customer_spoke(c, conversation, c.at)
+    c.created(row)
 
 
 def _on_referral(c: _Context) -> None:
@@ -250,7 +278,7 @@ def _on_referral(c: _Context) -> None:
     if _system_line(c, Message.Kind.REFERRAL, {"referral": _dump(referral)}):
         _attribute(c.contact(), referral, c.at)
         # Opening the thread through a link or an ad resets the window (a customer action).
-        _customer_spoke(c.conversation(), c.at, unread=False)
+        _customer_spoke(c, c.conversation(), c.at, unread=False)
 
 
 def _attribute(contact: Contact, referral: ev.Referral, at: datetime) -> None:
@@ -287,6 +315,7 @@ def _on_echo(c: _Context) -> None:
             row.status, row.failed_reason = Message.Status.SENT, ""
         row.save(update_fields=["mid", "timestamp_ms", "status", "failed_reason"])
         _advance(row, Message.Status.SENT)
+        c.updated(row, status=row.status)
     else:  # sent by another app, or by a person in Meta's own inbox
         row = Message.objects.create(
             workspace_id=c.workspace_id,
@@ -303,6 +332,7 @@ def _on_echo(c: _Context) -> None:
             sent_at=c.at,
         )
         _store_attachments(row, message)
+        c.created(row)
     _apply_known_receipts(c, conversation, row)
     if conversation.last_message_at is None or c.at > conversation.last_message_at:
         Conversation.objects.filter(pk=conversation.pk).update(
@@ -372,27 +402,31 @@ def _receipt(c: _Context, status: str, mids: list[str], watermark: int | None) -
     earlier = [Message.Status.QUEUED, Message.Status.SENT]
     if status == Message.Status.READ:
         earlier.append(Message.Status.DELIVERED)
+    ours = Message.objects.filter(
+        conversation=conversation, direction=Message.Direction.OUTBOUND, status__in=earlier
+    )
+    changed: list[int] = []
     for mid in mids:
-        updated = Message.objects.filter(
-            conversation=conversation,
-            mid=mid,
-            direction=Message.Direction.OUTBOUND,
-            status__in=earlier,
-        ).update(status=status)
-        if not updated and not Message.objects.filter(conversation=conversation, mid=mid).exists():
+        found = list(ours.filter(mid=mid).values_list("pk", flat=True))
+        changed += found
+        if not found and not Message.objects.filter(conversation=conversation, mid=mid).exists():
             PendingReceipt.objects.get_or_create(channel=c.channel, mid=mid, kind=kind)
     if watermark:
         field = "read_watermark" if status == Message.Status.READ else "delivery_watermark"
         if watermark > getattr(conversation, field):
             Conversation.objects.filter(pk=conversation.pk).update(**{field: watermark})
             setattr(conversation, field, watermark)
-        Message.objects.filter(
-            conversation=conversation,
-            direction=Message.Direction.OUTBOUND,
-            mid__isnull=False,
-            timestamp_ms__lte=watermark,
-            status__in=earlier,
-        ).update(status=status)
+        changed += ours.filter(mid__isnull=False, timestamp_ms__lte=watermark).values_list(
+            "pk", flat=True
+        )
+    if changed:
+        Message.objects.filter(pk__in=set(changed)).update(status=status)
+        c.emit(
+            live.MESSAGE_UPDATED,
+            conversation_id=conversation.pk,
+            message_ids=sorted(set(changed))[:200],
+            status=status,
+        )
 
 
 # --- reactions, edits, deletions -----------------------------------------------------------
@@ -419,6 +453,7 @@ def _on_reaction(c: _Context) -> None:
     contact = c.contact()
     if reaction.is_removed:
         Reaction.objects.filter(message=message, contact=contact).delete()
+        c.updated(message)
         return
     Reaction.objects.update_or_create(
         message=message,
@@ -429,6 +464,7 @@ def _on_reaction(c: _Context) -> None:
             "reacted_at": c.at,
         },
     )
+    c.updated(message)
 
 
 def _on_edit(c: _Context) -> None:
@@ -445,6 +481,7 @@ def _on_edit(c: _Context) -> None:
     message.edit_count = count
     message.edited_at = c.at
     message.save(update_fields=["data", "text", "edit_count", "edited_at"])
+    c.updated(message)
 
 
 def _on_delete(c: _Context) -> None:
@@ -462,7 +499,7 @@ def _system_line(c: _Context, kind: str, data: dict[str, Any], text: str = "") -
     key = c.dedupe_key()
     if _exists(c, dedupe_key=key):
         return False
-    Message.objects.create(
+    row = Message.objects.create(
         workspace_id=c.workspace_id,
         conversation=c.conversation(),
         contact=c.contact(),
@@ -475,6 +512,7 @@ def _system_line(c: _Context, kind: str, data: dict[str, Any], text: str = "") -
         timestamp_ms=c.timestamp_ms,
         sent_at=c.at,
     )
+    c.created(row)
     return True
 
 

@@ -75,6 +75,23 @@
     }
   });
 
+  // htmx does not swap error answers: say that something went wrong.
+  function failed(event) {
+    var status = event.detail.xhr ? " (" + event.detail.xhr.status + ")" : "";
+    var flash = document.querySelector(".flash") || document.createElement("ul");
+    flash.className = "flash";
+    flash.setAttribute("role", "alert");
+    var item = document.createElement("li");
+    item.className = "error";
+    item.textContent = document.body.dataset.requestFailed + status;
+    flash.replaceChildren(item);
+    if (!flash.parentNode) {
+      document.querySelector("header.top").after(flash);
+    }
+  }
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+
   // Keep the newest message in view after the pane is loaded or swapped.
   function scrollThread() {
     var thread = document.getElementById("thread");
