@@ -126,6 +126,9 @@ def serve(port: int) -> None:
     from pagedesk.live import feed
     from pagedesk.live.emit import emit
 
+    if os.environ.get("BENCH_POLL_INTERVAL"):
+        feed.POLL_FAST = float(os.environ["BENCH_POLL_INTERVAL"])
+
     def emit_here(workspace_id: int, data: dict[str, Any]) -> None:
         with transaction.atomic():
             emit(workspace_id=workspace_id, kind="bench.local", data=data)
@@ -481,6 +484,7 @@ class Settings:
     baseline_seconds: float
     idle_seconds: float
     stub: bool
+    poll_interval: float | None
 
 
 async def drive(
@@ -613,6 +617,8 @@ def bench(cfg: Settings, database_url: str | None, redis_url: str | None) -> lis
             env["DATABASE_URL"] = database_url
         if redis_url:
             env["REDIS_URL"] = redis_url
+        if cfg.poll_interval is not None:
+            env["BENCH_POLL_INTERVAL"] = str(cfg.poll_interval)
         seed = json.loads(child(env, "prepare"))
         port = free_port()
         web_cmd = [sys.executable, str(HERE), "serve", str(port)]
@@ -648,6 +654,8 @@ def report_lines(
     redis_url: str | None,
 ) -> list[str]:
     engine = ("PostgreSQL" if database_url else "SQLite") + (" + Redis" if redis_url else "")
+    if cfg.poll_interval is not None:
+        engine += f", polling every {cfg.poll_interval * 1000:.0f} ms"
     idle, _, remote, hooks = phases
     lines = [
         f"**{engine}** ({'Redis pub/sub' if redis_url else 'embedded: in-process hints + polling'}"
@@ -738,6 +746,9 @@ def main() -> int:
     parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server")
     parser.add_argument("--redis", metavar="URL", help="REDIS_URL: queue and live wake-ups")
     parser.add_argument("--emit-stub", action="store_true", help="emit from this script")
+    parser.add_argument(
+        "--poll-interval", type=float, help="seconds between polls without Redis (default 0.1)"
+    )
     parser.add_argument("--results", type=Path, help="write the section into this file")
     args = parser.parse_args()
     handlers_emit = "emit(" in (SRC / "pagedesk/inbox/handlers.py").read_text()
@@ -748,6 +759,7 @@ def main() -> int:
         baseline_seconds=args.baseline_seconds,
         idle_seconds=args.idle_seconds,
         stub=args.emit_stub or not handlers_emit,
+        poll_interval=args.poll_interval,
     )
     if args.postgres:
         with scratch_postgres(args.postgres) as url:

@@ -68,7 +68,11 @@ class SSEClient:
         if workspace is not None:
             params["workspace"] = str(workspace)
         target = path + ("?" + urlencode(params) if params else "")
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Accept: text/event-stream"]
+        lines = [
+            f"{method} {target} HTTP/1.1",
+            f"Host: {parts.netloc}",
+            "Accept: text/event-stream",
+        ]
         if token is not None:
             lines.append(f"Authorization: Bearer {token}")
         if cookie is not None:

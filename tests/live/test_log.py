@@ -65,9 +65,7 @@ def test_the_retention_task_deletes_events_older_than_a_day(acme: Member) -> Non
 def test_hot_path_reads(acme: Member, globex: Member) -> None:
     emit_many(acme.workspace, 3)
     emit_many(globex.workspace, 2)
-    acme_ids = list(
-        LiveEvent.objects.filter(workspace=acme.workspace).values_list("id", flat=True)
-    )
+    acme_ids = list(LiveEvent.objects.filter(workspace=acme.workspace).values_list("id", flat=True))
     globex_last = LiveEvent.objects.filter(workspace=globex.workspace).latest("id").pk
     with CaptureQueriesContext(connection) as queries:
         latest = selectors.latest_event_ids(workspace_ids=[acme.workspace.pk, globex.workspace.pk])

@@ -55,7 +55,9 @@ def test_committed_events_arrive_in_order_with_their_kind_and_data(
     assert [json.loads(event.data)["n"] for event in events] == [0, 1, 2, 3, 4]  # type: ignore[arg-type]
     assert json.loads(events[-1].data)["t"] == "Grüße"  # type: ignore[arg-type]
     assert ids == list(
-        LiveEvent.objects.filter(workspace=acme.workspace).order_by("id").values_list("id", flat=True)
+        LiveEvent.objects.filter(workspace=acme.workspace)
+        .order_by("id")
+        .values_list("id", flat=True)
     )
 
 

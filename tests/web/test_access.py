@@ -106,6 +106,7 @@ def test_only_owners_and_admins_create_labels(acme: Side) -> None:
     assert agent.post(url, {"new_label": "refund"}).status_code == 403
     assert not Label.objects.filter(name="refund").exists()
     assert agent.post(url, {"labels": [acme.label.pk]}).status_code == 302  # existing: fine
+    assert agent.post(url, {"new_label": acme.label.name}).status_code == 302  # by name too
     assert list(acme.conversation.labels.all()) == [acme.label]
     owner = client_for(acme.owner)
     owner.post(url, {"labels": [acme.label.pk], "new_label": "refund"})

@@ -38,4 +38,7 @@ def test_the_compiled_catalogue_matches_the_source() -> None:
         for msgid, msgstr in _po_entries().items()
         if catalogue.gettext(msgid) != msgstr
     }
-    assert stale == {}, "run `pagedesk manage compilemessages` in src/pagedesk/web"
+    assert stale == {}, (
+        "in src/pagedesk/web run: ../../../.venv/bin/python -P -m pagedesk.cli manage "
+        "compilemessages (-P: this folder has a selectors.py)"
+    )

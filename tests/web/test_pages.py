@@ -147,6 +147,9 @@ def test_attachments_stream_with_safe_headers(acme: Side) -> None:
 
     pending = make_attachment(acme.message, position=2)  # not downloaded yet
     assert client.get(f"/inbox/attachments/{pending.pk}/").status_code == 404
+    acme.image.file.delete(save=False)  # stored once, gone from disk since
+    Attachment.objects.filter(pk=acme.image.pk).update(file="attachments/gone.png")
+    assert client.get(f"/inbox/attachments/{acme.image.pk}/").status_code == 404
 
 
 def test_opening_a_conversation_marks_it_read(acme: Side) -> None:

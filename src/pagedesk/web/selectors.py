@@ -101,6 +101,10 @@ def labels_by_ids(*, workspace: Workspace, ids: Sequence[int]) -> list[Label]:
     return found
 
 
+def label_named(*, workspace: Workspace, name: str) -> Label | None:
+    return Label.objects.filter(workspace=workspace, name=name).first()
+
+
 def channels(*, workspace: Workspace) -> list[Channel]:
     return list(Channel.objects.filter(workspace=workspace).order_by("name", "id"))
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -74,8 +74,11 @@ def attachment(request: HttpRequest, pk: int) -> HttpResponse:
     """
     found = selectors.attachment_get(workspace=_current(request).workspace, attachment_id=pk)
     # At most 25 MB (checked when downloaded): read at once, like the API does.
-    with found.file.open("rb") as stored:
-        body = stored.read()
+    try:
+        with found.file.open("rb") as stored:
+            body = stored.read()
+    except OSError:  # the row says stored, the file is gone (restored backup, …)
+        raise Http404 from None
     inline = presenters.is_inline_image(found)
     content_type = found.content_type if inline else "application/octet-stream"
     response = HttpResponse(body, content_type=content_type)
@@ -153,9 +156,11 @@ def labels(request: HttpRequest, pk: int) -> HttpResponse:
     )
     new_name = form.cleaned_data["new_label"]
     if new_name:
-        if not current.can_manage:
+        existing = selectors.label_named(workspace=current.workspace, name=new_name)
+        if existing is None and not current.can_manage:
             raise PermissionDenied
-        chosen = [*chosen, new_name]  # the action creates labels it does not know yet
+        # A name the workspace does not have yet is created by the action.
+        chosen = [*chosen, existing or new_name]
     return _update(request, found, {"labels": chosen})
 
 
@@ -310,8 +315,6 @@ def _assignee(current: Current, value: str, request: HttpRequest) -> Any:
 
 
 def _or_404(selector: Any, **kwargs: Any) -> Any:
-    from django.http import Http404
-
     try:
         return selector(**kwargs)
     except PagedeskError as exc:
