@@ -67,7 +67,7 @@ def test_demo_customer_message_reaches_the_webhook_log(tmp_path: Path) -> None:
         _wait_for_line(process, r"sign in: admin@example.com", timeout=90)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=15) as http:
-            assert "Acme Bikes" in http.get("/").text
+            assert "Acme Bikes" not in http.get("/").text  # nothing shown before sign-in
             phone = http.get("/sandbox/")
             assert phone.status_code == 200
             assert "<html" in phone.text.lower()
@@ -82,6 +82,9 @@ def test_demo_customer_message_reaches_the_webhook_log(tmp_path: Path) -> None:
             assert http.post("/sandbox/_sandbox/flush", json={"timeout": 20}).status_code == 200
 
             _login(http)
+            inbox = http.get("/inbox/?tab=all").text
+            assert "James Carter" in inbox  # the seeded conversations, profile names fetched
+            assert "Mia Schneider" in inbox
             deadline = time.monotonic() + 30
             while True:  # the worker summarises each accepted delivery shortly after
                 log = http.get("/events/?status=accepted").text

@@ -10,14 +10,15 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from pagedesk.core.models import Channel, RawWebhook
+from pagedesk.core.models import RawWebhook
 from pagedesk.messenger.webhook import WebhookParseError, parse_webhook
 
 
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web:inbox")
-    return render(request, "pagedesk/home.html", {"channels": Channel.objects.order_by("name")})
+    # Nothing about any workspace is shown before sign-in.
+    return render(request, "pagedesk/home.html")
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
