@@ -45,7 +45,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -739,12 +739,17 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=50, help="SSE connections")
-    parser.add_argument("--rate", type=float, default=200, help="webhooks (events) per second")
+    parser.add_argument(
+        "--rate", default="200", help="webhooks (events) per second; several: 200,50"
+    )
     parser.add_argument("--seconds", type=float, default=20, help="webhook phase duration")
     parser.add_argument("--baseline-seconds", type=float, default=10)
     parser.add_argument("--idle-seconds", type=float, default=5)
-    parser.add_argument("--postgres", metavar="URL", help="run on this PostgreSQL server")
-    parser.add_argument("--redis", metavar="URL", help="REDIS_URL: queue and live wake-ups")
+    parser.add_argument("--redis", metavar="URL", help="also run with this REDIS_URL")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also run on this PostgreSQL server (+ --redis)"
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the embedded run")
     parser.add_argument("--emit-stub", action="store_true", help="emit from this script")
     parser.add_argument(
         "--poll-interval", type=float, help="seconds between polls without Redis (default 0.1)"
@@ -752,20 +757,26 @@ def main() -> int:
     parser.add_argument("--results", type=Path, help="write the section into this file")
     args = parser.parse_args()
     handlers_emit = "emit(" in (SRC / "pagedesk/inbox/handlers.py").read_text()
-    cfg = Settings(
+    base = Settings(
         streams=args.streams,
-        rate=args.rate,
+        rate=0,
         seconds=args.seconds,
         baseline_seconds=args.baseline_seconds,
         idle_seconds=args.idle_seconds,
         stub=args.emit_stub or not handlers_emit,
         poll_interval=args.poll_interval,
     )
-    if args.postgres:
-        with scratch_postgres(args.postgres) as url:
-            lines = bench(cfg, url, args.redis)
-    else:
-        lines = bench(cfg, None, args.redis)
+    rates = [float(rate) for rate in args.rate.split(",")]
+    lines: list[str] = []
+    for rate in rates:
+        cfg = replace(base, rate=rate)
+        if not args.no_sqlite:
+            lines += bench(cfg, None, None)
+        if args.redis:
+            lines += bench(cfg, None, args.redis)
+        if args.postgres:
+            with scratch_postgres(args.postgres) as url:
+                lines += bench(cfg, url, args.redis)
     command = shlex.join(["python", "bench/fanout.py", *sys.argv[1:]])
     text = "\n".join(lines) + (
         f"\nMachine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with:\n\n"

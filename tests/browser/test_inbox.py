@@ -173,3 +173,24 @@ def test_a_reply_is_sent_and_its_ticks_go_to_read(page: Page, shop: Shop) -> Non
     expect(reply.locator(".tick")).to_have_text(re.compile("✓✓"))
     sent = Message.objects.get(conversation=shop.conversation, direction="out")
     assert sent.status == "read" and sent.sender_user == shop.owner
+
+
+def test_a_customer_message_arrives_live_without_a_reload(page: Page, shop: Shop) -> None:
+    sign_in(page, shop.base_url, "owner@acme.test")
+    open_conversation(page, shop)
+    expect(page.locator(".inbox")).to_have_attribute("data-live", "on")
+    page.locator("#pane textarea").fill("a draft the agent is typing")
+
+    # Meanwhile, in Messenger: the customer writes again; a second customer appears.
+    shop.control.post(f"/customers/{shop.psid}/messages", json={"text": "Still there?"})
+    page_id = shop.conversation.channel.page_id
+    grace = shop.control.post(
+        f"/pages/{page_id}/customers", json={"first_name": "Grace", "last_name": "Hopper"}
+    ).json()
+    shop.control.post(f"/customers/{grace['psid']}/messages", json={"text": "Hello!"})
+    shop.settle()
+
+    expect(page.locator("#thread .msg.in", has_text="Still there?")).to_be_visible()
+    expect(page.locator(".row-link", has_text="Grace Hopper")).to_be_visible()
+    # the thread refreshed in place: the reply being typed is still there
+    expect(page.locator("#pane textarea")).to_have_value("a draft the agent is typing")

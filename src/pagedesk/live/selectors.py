@@ -7,8 +7,10 @@ often, so none of them may grow with the size of the log.
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cache
 from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import OuterRef, Subquery
 
 from pagedesk.core.models import Membership, Workspace
@@ -37,17 +39,29 @@ def latest_event_ids(*, workspace_ids: Collection[int]) -> dict[int, int]:
 
     A correlated ``ORDER BY id DESC LIMIT 1`` per workspace, not ``GROUP BY``:
     both SQLite and PostgreSQL answer it with one index seek, where a grouped
-    ``MAX`` would read every event of the day.
+    ``MAX`` would read every event of the day. Plain SQL, built once per number
+    of workspaces: this runs ten times a second per web process, and building
+    it through the ORM cost five times as much as running it.
     """
-    if not workspace_ids:
+    ids = sorted(set(workspace_ids))
+    if not ids:
         return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_latest_ids_sql(connection.vendor, len(ids)), ids)
+        return {pk: last or 0 for pk, last in cursor.fetchall()}
+
+
+@cache
+def _latest_ids_sql(vendor: str, count: int) -> str:
     newest = LiveEvent.objects.filter(workspace_id=OuterRef("pk")).order_by("-id").values("id")
-    rows = (
-        Workspace.objects.filter(pk__in=list(workspace_ids))
+    query = (
+        Workspace.objects.filter(pk__in=list(range(count)))
         .annotate(last=Subquery(newest[:1]))
         .values_list("pk", "last")
     )
-    return {pk: last or 0 for pk, last in rows}
+    sql, params = query.query.sql_with_params()
+    assert len(params) == count  # the ids are the only parameters
+    return sql
 
 
 def events_after(*, workspace_id: int, after_id: int, limit: int) -> list[Row]:

@@ -109,4 +109,42 @@
     if (target && target.id === "pane") { scrollThread(); }
     syncSelected();
   });
+
+  // Live updates: the workspace's event stream (server-sent events). The browser
+  // reconnects by itself and sends Last-Event-ID, so nothing is missed. Any change
+  // refreshes the list; a change in the open conversation refreshes its thread only,
+  // so a reply being typed is never lost.
+  var inbox = document.querySelector("[data-live-stream]");
+  if (inbox && window.EventSource && window.htmx) {
+    var stream = new EventSource(inbox.getAttribute("data-live-stream"));
+    var pending = null;
+    var refreshThread = false;
+    var onEvent = function (event) {
+      var data = {};
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      var open = document.querySelector(".conversation[data-conversation]");
+      if (open && String(data.conversation_id) === open.getAttribute("data-conversation")) {
+        refreshThread = true;
+      }
+      if (pending) { return; }
+      // Coalesce bursts: one refresh for everything that arrived within 150 ms.
+      pending = setTimeout(function () {
+        pending = null;
+        htmx.trigger(document.body, "inbox-changed");
+        var current = document.querySelector(".conversation[data-conversation]");
+        if (refreshThread && current) {
+          var url = "/inbox/c/" + current.getAttribute("data-conversation") + "/";
+          htmx.ajax("GET", url, { target: "#thread", select: "#thread", swap: "outerHTML" });
+        }
+        refreshThread = false;
+      }, 150);
+    };
+    ["message.created", "message.updated", "conversation.created",
+      "conversation.updated", "note.created"].forEach(function (kind) {
+      stream.addEventListener(kind, onEvent);
+    });
+    inbox.setAttribute("data-live", "connecting");
+    stream.onopen = function () { inbox.setAttribute("data-live", "on"); };
+    stream.onerror = function () { inbox.setAttribute("data-live", "reconnecting"); };
+  }
 })();
