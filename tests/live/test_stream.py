@@ -217,3 +217,22 @@ def test_server_shutdown_ends_open_streams(transactional_db: None, acme: Member)
     assert not server.thread.is_alive()
     assert stream.next_message(timeout=2) is None and stream.ended
     stream.close()
+
+
+def test_a_database_outage_asks_the_browser_to_retry_instead_of_failing(
+    pagedesk_server: str, acme: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EventSource gives up for good on a 5xx; an empty stream makes it come back."""
+    from django.db import OperationalError
+
+    from pagedesk.live import selectors
+
+    def database_away(**kwargs: object) -> int:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(selectors, "latest_event_id", database_away)
+    with SSEClient(pagedesk_server, token=acme.token) as stream:
+        assert stream.status == 200
+        preface = stream.next_message()
+        assert preface is not None and preface.retry == "2000" and not preface.is_event
+        assert stream.next_message(timeout=2) is None and stream.ended

@@ -3,14 +3,15 @@
 Who may follow: a signed-in member of ``?workspace=<id>`` (Django's session
 cookie, as the browser's EventSource sends it), or an API token
 (``Authorization: Bearer``) of that workspace, for integrations. 401 without
-credentials, 403 for another workspace.
+credentials, 403 for another workspace. A transient failure (database away)
+answers an empty stream, so the browser retries rather than giving up.
 
 What is sent::
 
     retry: 2000                      once, first; with ``id: <n>`` when starting fresh
     id: 42                           one message per event, in id order
     event: message.created
-    data: {"conversation_id":7,"message_id":42,"direction":"inbound"}
+    data: {"conversation_id":7,"message_id":42,"direction":"in"}
 
     : ping                           a comment every 15 s without events
 
@@ -106,6 +107,10 @@ async def live_stream(scope: Scope, receive: Receive, send: Send) -> None:
     except Refused as refusal:
         await _refuse(send, refusal)
         return
+    except Exception:
+        log.exception("cannot check access to the live stream")
+        await _retry_later(send)
+        return
 
     loop = asyncio.get_running_loop()
     stream = _Stream()
@@ -117,7 +122,7 @@ async def live_stream(scope: Scope, receive: Receive, send: Send) -> None:
         feed = await the_hub.follow(workspace_id, stream)
     except Exception:
         log.exception("cannot follow the live events of workspace %s", workspace_id)
-        await _refuse(send, Refused(503, "live updates are unavailable, retry shortly"))
+        await _retry_later(send)
         watcher.cancel()
         streams.discard(stream)
         return
@@ -212,6 +217,16 @@ async def _watch_disconnect(receive: Receive, stream: _Stream) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
     stream.close()
+
+
+async def _retry_later(send: Send) -> None:
+    """A transient failure (the database is away): an empty stream, not a 5xx.
+
+    EventSource gives up for good on any answer but 200; a stream that just
+    ends makes it reconnect after ``retry`` milliseconds, as we want.
+    """
+    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+    await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode()})
 
 
 async def _refuse(send: Send, refusal: Refused) -> None:

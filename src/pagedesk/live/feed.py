@@ -171,8 +171,8 @@ class Feed:
                         self._append(rows)
                     if len(rows) < PAGE:
                         break
-        except Exception:  # the next hint or poll tries again
-            log.exception("could not read live events of workspace %s", self.workspace_id)
+        except Exception as exc:  # the next hint or poll tries again
+            log.warning("could not read live events of workspace %s: %s", self.workspace_id, exc)
         finally:
             self._fetching = None
 
@@ -197,6 +197,7 @@ class Hub:
         self._poll_now = asyncio.Event()
         self._stop_listening: Callable[[], None] | None = None
         self._redis_failures = 0
+        self._poll_failing = False
 
     async def follow(self, workspace_id: int, follower: Follower) -> Feed:
         """Join (or create) the workspace's feed; returns once it is started."""
@@ -238,11 +239,16 @@ class Hub:
                 partial(selectors.latest_event_ids, workspace_ids=list(self.feeds))
             )
         except Exception as exc:
-            log.warning("could not poll the live event log: %s", exc)
+            if not self._poll_failing:  # once per outage, not ten times a second
+                log.warning("could not poll the live event log: %s", exc)
+            self._poll_failing = True
             return
         finally:
             STATS["polls"] += 1
             STATS["poll_seconds"] += time.perf_counter() - started
+        if self._poll_failing:
+            log.info("polling the live event log works again")
+            self._poll_failing = False
         for workspace_id, last_id in latest.items():
             feed = self.feeds.get(workspace_id)
             if feed is not None:
