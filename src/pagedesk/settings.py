@@ -129,12 +129,20 @@ if CONFIG.redis_url:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "pagedesk.queue.EmbeddedHuey",
         "name": "pagedesk",
         "filename": str(DATA_DIR / "queue.sqlite3"),
         "immediate": False,
     }
-HUEY["consumer"] = {"workers": 2, "worker_type": "thread"}
+HUEY["consumer"] = {
+    "workers": 2,
+    "worker_type": "thread",
+    # An idle worker checks the queue at least twice a second (Huey's default backs off
+    # to 10 s, which a customer would feel as a 10-second delay after a quiet spell).
+    "initial_delay": 0.02,
+    "backoff": 1.15,
+    "max_delay": 0.5,
+}
 
 PAGEDESK_GRAPH_URL = CONFIG.graph_url
 if "pytest" in sys.modules and "PAGEDESK_GRAPH_URL" not in os.environ:

@@ -10,13 +10,22 @@ from pagedesk.inbox import ingest
 
 @db_task(retries=5, retry_delay=2)
 def ingest_webhook(raw_webhook_id: int) -> None:
-    """Split an accepted delivery into events, then process each thread it touches."""
+    """Split an accepted delivery into events, then process each thread it touches.
+
+    The threads are processed right here rather than as jobs of their own: one queue
+    round trip per delivery instead of one per thread (each lane still takes its own
+    lock, so order per conversation holds with any number of workers).
+    """
     for channel_id, thread_key in ingest.do_split_webhook(raw_webhook_id=raw_webhook_id):
-        process_thread(channel_id, thread_key)
+        _process(channel_id, thread_key)
 
 
 @db_task(retries=3, retry_delay=2)
 def process_thread(channel_id: int, thread_key: str) -> None:
+    _process(channel_id, thread_key)
+
+
+def _process(channel_id: int, thread_key: str) -> None:
     retry_in = ingest.do_process_lane(channel_id=channel_id, thread_key=thread_key)
     if retry_in is not None:
         process_thread.schedule((channel_id, thread_key), delay=retry_in)
