@@ -69,6 +69,7 @@ def handle(row: InboundEvent) -> None:
     event = parse_event(row.object, row.page_id, row.payload, container=row.container)  # type: ignore[arg-type]
     context = _Context(row, event)
     HANDLERS.get(event.kind, _on_unsupported)(context)
+    context.flush_live_events()
 
 
 class _Context:
@@ -81,6 +82,7 @@ class _Context:
         self.workspace_id = row.workspace_id
         self.is_group = lane_key(event) != event.thread_key
         self._conversation: Conversation | None = None
+        self._live: list[tuple[str, dict[str, Any]]] = []
 
     @property
     def at(self) -> datetime:
@@ -121,8 +123,15 @@ class _Context:
         return self._conversation
 
     def emit(self, kind: str, **data: Any) -> None:
-        """Tell agents' screens, in this event's transaction (see pagedesk.live.emit)."""
-        live.emit(workspace_id=self.workspace_id, kind=kind, data=data)
+        """Tell agents' screens what changed, once the handler is done."""
+        self._live.append((kind, data))
+
+    def flush_live_events(self) -> None:
+        # Last thing in the event's transaction: on PostgreSQL the first emit takes the
+        # workspace's event-order lock until commit (see pagedesk.live.emit).
+        for kind, data in self._live:
+            live.emit(workspace_id=self.workspace_id, kind=kind, data=data)
+        self._live.clear()
 
     def created(self, message: Message) -> None:
         self.emit(

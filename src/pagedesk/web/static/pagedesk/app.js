@@ -121,9 +121,11 @@
     var refreshThread = false;
     var onEvent = function (event) {
       var data = {};
-      try { data = JSON.parse(event.data); } catch (e) { return; }
+      try { data = JSON.parse(event.data || "{}"); } catch (e) { return; }
       var open = document.querySelector(".conversation[data-conversation]");
-      if (open && String(data.conversation_id) === open.getAttribute("data-conversation")) {
+      // "reset": the stream could not resume where it stopped, so refresh everything.
+      if (event.type === "reset" ||
+          (open && String(data.conversation_id) === open.getAttribute("data-conversation"))) {
         refreshThread = true;
       }
       if (pending) { return; }
@@ -140,7 +142,7 @@
       }, 150);
     };
     ["message.created", "message.updated", "conversation.created",
-      "conversation.updated", "note.created"].forEach(function (kind) {
+      "conversation.updated", "note.created", "reset"].forEach(function (kind) {
       stream.addEventListener(kind, onEvent);
     });
     inbox.setAttribute("data-live", "connecting");
