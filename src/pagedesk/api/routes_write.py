@@ -16,6 +16,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
+from ninja import Status
 
 from pagedesk.api.auth import ApiRequest
 from pagedesk.api.routes import router
@@ -54,9 +55,7 @@ def _conversation(request: ApiRequest, conversation_id: int) -> Conversation:
     operation_id="sendMessage",
     tags=["conversations"],
 )
-def send_message(
-    request: ApiRequest, conversation_id: int, body: SendMessageIn
-) -> tuple[int, Message]:
+def send_message(request: ApiRequest, conversation_id: int, body: SendMessageIn) -> Status[Message]:
     """Queue a message to the customer. 201 with the message (status `queued`, then
     `sent`, `delivered`, `read` or `failed` with `failed_reason`); 409 with the policy
     code (e.g. `window_closed`) and what is still allowed when Messenger's rules
@@ -87,7 +86,7 @@ def send_message(
         tag=body.tag,
         automated=not body.human,
     )
-    return 201, message
+    return Status(201, message)
 
 
 @router.post(
@@ -96,15 +95,16 @@ def send_message(
     operation_id="addNote",
     tags=["conversations"],
 )
-def add_note(request: ApiRequest, conversation_id: int, body: NoteIn) -> tuple[int, Note]:
+def add_note(request: ApiRequest, conversation_id: int, body: NoteIn) -> Status[Note]:
     """An internal note; `@email` or `@username` mentions name workspace members."""
     conversation = _conversation(request, conversation_id)
     author = _member(request.workspace, body.author_email, field="author_email")
     note = actions.do_add_note(conversation=conversation, author=author, text=body.text)
-    return 201, (
+    return Status(
+        201,
         Note.objects.select_related("author")
         .prefetch_related(Prefetch("mentions", queryset=get_user_model().objects.order_by("id")))
-        .get(pk=note.pk)
+        .get(pk=note.pk),
     )
 
 
