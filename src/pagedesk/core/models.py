@@ -144,3 +144,27 @@ class RawWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"webhook #{self.pk} {self.status}"
+
+
+class Invite(models.Model):
+    """A link that lets one person join a workspace. Only a SHA-256 hash of the token
+    is stored; the link is shown once, when the invite is created."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField()
+    role = models.CharField(
+        max_length=16, choices=Membership.Role.choices, default=Membership.Role.AGENT
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"invite of {self.email} to {self.workspace} ({self.role})"

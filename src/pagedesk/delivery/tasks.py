@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from pagedesk.delivery import sender
+from pagedesk.delivery import sender, typing
 
 
 @db_task()
@@ -19,6 +19,11 @@ def send_outbox_entry(entry_id: int) -> None:
     later = sender.deliver(entry_id=entry_id)
     if later is not None:
         send_outbox_entry.schedule((entry_id,), delay=max(later, 0.05))
+
+
+@db_task()
+def send_typing_on(conversation_id: int) -> None:
+    typing.send_typing_on(conversation_id=conversation_id)
 
 
 def enqueue(entry_ids: Iterable[int]) -> None:

@@ -64,25 +64,115 @@ class InboxFilterForm(forms.Form):
         return filters, data.get("cursor") or ""
 
 
+MAX_QUICK_REPLIES = 13  # Meta's limits
+MAX_QUICK_REPLY_CHARS = 20
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # Meta's limit for an attachment
+# What an agent may attach, by content type, and the Send API type it is sent as.
+UPLOAD_TYPES = {
+    "image/jpeg": "image",
+    "image/png": "image",
+    "image/gif": "image",
+    "image/webp": "image",
+    "video/mp4": "video",
+    "video/quicktime": "video",
+    "video/3gpp": "video",
+    "audio/mpeg": "audio",
+    "audio/mp4": "audio",
+    "audio/aac": "audio",
+    "audio/ogg": "audio",
+    "audio/wav": "audio",
+    "application/pdf": "file",
+    "text/plain": "file",
+    "text/csv": "file",
+    "application/zip": "file",
+    "application/msword": "file",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "file",
+    "application/vnd.ms-excel": "file",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "file",
+}
+
+
 class ComposerForm(forms.Form):
     text = forms.CharField(
         label=_("Message"),
         max_length=MAX_NOTE_CHARS,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     note = forms.BooleanField(required=False, label=_("Internal note"))
     human_agent = forms.BooleanField(required=False, label=_("Send with the HUMAN_AGENT tag"))
+    quick_replies = forms.CharField(label=_("Quick replies"), max_length=1000, required=False)
+    attachment = forms.FileField(label=_("Attachment"), required=False)
+
+    def clean_quick_replies(self) -> list[str]:
+        value = self.cleaned_data.get("quick_replies") or ""
+        titles = [title.strip() for title in value.split(",") if title.strip()]
+        if len(titles) > MAX_QUICK_REPLIES:
+            raise forms.ValidationError(
+                _("At most %(limit)s quick replies (you wrote %(count)s).")
+                % {"limit": MAX_QUICK_REPLIES, "count": len(titles)}
+            )
+        for title in titles:
+            if len(title) > MAX_QUICK_REPLY_CHARS:
+                raise forms.ValidationError(
+                    _("Quick reply “%(title)s” is too long: at most %(limit)s characters.")
+                    % {"title": title, "limit": MAX_QUICK_REPLY_CHARS}
+                )
+        return titles
+
+    def clean_attachment(self) -> Any:
+        upload = self.cleaned_data.get("attachment")
+        if upload is None:
+            return None
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                _("The file is too large: Messenger accepts at most %(limit)s MB.")
+                % {"limit": MAX_UPLOAD_BYTES // (1024 * 1024)}
+            )
+        if upload_type(upload) is None:
+            raise forms.ValidationError(
+                _(
+                    "Messenger cannot take this kind of file. Send an image, video, audio, PDF, "
+                    "text or office document."
+                )
+            )
+        return upload
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         text = data.get("text") or ""
-        if not data.get("note") and len(text) > MAX_MESSAGE_CHARS:
+        note = data.get("note")
+        if note and (data.get("attachment") or data.get("quick_replies")):
+            self.add_error(None, _("Internal notes cannot have attachments or quick replies."))
+        if not text.strip() and not data.get("attachment") and "attachment" not in self.errors:
+            self.add_error("text", _("Write a message or attach a file."))
+        if not note and len(text) > MAX_MESSAGE_CHARS:
             self.add_error(
                 "text",
                 _("Messenger messages can have at most %(limit)s characters.")
                 % {"limit": MAX_MESSAGE_CHARS},
             )
         return data
+
+
+def upload_type(upload: Any) -> str | None:
+    """The Send API attachment type of an uploaded file, or ``None`` if not allowed."""
+    content_type = (upload.content_type or "").split(";", 1)[0].strip().lower()
+    return UPLOAD_TYPES.get(content_type)
+
+
+class CannedReplyForm(forms.Form):
+    shortcut = forms.SlugField(
+        label=_("Shortcut"),
+        max_length=32,
+        help_text=_("Letters, digits, - and _; type /shortcut in the composer."),
+    )
+    text = forms.CharField(
+        label=_("Text"), max_length=MAX_MESSAGE_CHARS, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def clean_shortcut(self) -> str:
+        return str(self.cleaned_data["shortcut"]).lower()
 
 
 class AssignForm(forms.Form):

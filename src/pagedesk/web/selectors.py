@@ -30,7 +30,7 @@ from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import Channel, Membership, Team, Workspace
 from pagedesk.inbox import selectors as inbox_selectors
 from pagedesk.inbox.models import Attachment, Conversation, Label, Message, Note, Reaction
-from pagedesk.web.models import UserPreference
+from pagedesk.web.models import CannedReply, UserPreference
 
 MAX_ID = inbox_selectors.MAX_ID
 TABS = ("mine", "unassigned", "all", "done")
@@ -330,3 +330,13 @@ def composer_info(*, conversation: Conversation, now: datetime | None = None) ->
 
 def _valid_id(value: int) -> bool:
     return 0 < value <= MAX_ID
+
+
+def canned_replies(*, workspace: Workspace) -> list[CannedReply]:
+    return list(CannedReply.objects.filter(workspace=workspace).order_by("shortcut"))
+
+
+def canned_reply_get(*, workspace: Workspace, reply_id: int) -> CannedReply | None:
+    if not _valid_id(reply_id):
+        return None
+    return CannedReply.objects.filter(workspace=workspace, pk=reply_id).first()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pagedesk.web import views_account, views_inbox
+from pagedesk.web import views_account, views_admin, views_inbox
 
 app_name = "web"
 
@@ -20,5 +20,61 @@ urlpatterns = [
     path("inbox/c/<int:pk>/assign/", views_inbox.assign, name="assign"),
     path("inbox/c/<int:pk>/labels/", views_inbox.labels, name="labels"),
     path("inbox/c/<int:pk>/status/", views_inbox.set_status, name="status"),
+    path("inbox/c/<int:pk>/typing/", views_inbox.typing, name="typing"),
+    path("inbox/canned/", views_inbox.canned_replies, name="canned-replies"),
+    path(
+        "inbox/canned/<int:pk>/delete/",
+        views_inbox.canned_reply_delete,
+        name="canned-reply-delete",
+    ),
+    path(
+        "media/outbound/<str:token>/<str:name>",
+        views_inbox.outbound_media,
+        name="outbound-media",
+    ),
     path("inbox/attachments/<int:pk>/", views_inbox.attachment, name="attachment"),
+    path("invite/<str:token>/", views_admin.invite, name="invite"),
+    path("settings/", views_admin.settings_home, name="settings"),
+    path("settings/members/", views_admin.members, name="settings-members"),
+    path("settings/members/<int:pk>/role/", views_admin.member_role, name="settings-member-role"),
+    path(
+        "settings/members/<int:pk>/remove/",
+        views_admin.member_remove,
+        name="settings-member-remove",
+    ),
+    path("settings/invites/", views_admin.invite_create, name="settings-invite"),
+    path(
+        "settings/invites/<int:pk>/revoke/",
+        views_admin.invite_revoke,
+        name="settings-invite-revoke",
+    ),
+    path("settings/teams/", views_admin.teams, name="settings-teams"),
+    path(
+        "settings/teams/<int:pk>/<str:op>/",
+        views_admin.team_edit,
+        name="settings-team-edit",
+    ),
+    path("settings/labels/", views_admin.labels, name="settings-labels"),
+    path(
+        "settings/labels/<int:pk>/<str:op>/",
+        views_admin.label_edit,
+        name="settings-label-edit",
+    ),
+    path("settings/channels/", views_admin.channels, name="settings-channels"),
+    path("settings/channels/<int:pk>/", views_admin.channel_edit, name="settings-channel"),
+    path(
+        "settings/channels/<int:pk>/token/",
+        views_admin.channel_token,
+        name="settings-channel-token",
+    ),
+    path(
+        "settings/channels/<int:pk>/personas/",
+        views_admin.personas,
+        name="settings-personas",
+    ),
+    path(
+        "settings/channels/<int:pk>/personas/<int:persona_pk>/deactivate/",
+        views_admin.persona_deactivate,
+        name="settings-persona-deactivate",
+    ),
 ]

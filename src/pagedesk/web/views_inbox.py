@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -22,10 +22,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from pagedesk.core.errors import PagedeskError
-from pagedesk.inbox.models import Conversation
+from pagedesk.inbox.models import Attachment, Conversation
+from pagedesk.web import actions as web_actions
 from pagedesk.web import presenters, selectors
-from pagedesk.web.forms import AssignForm, ComposerForm, InboxFilterForm, LabelsForm, StatusForm
-from pagedesk.web.workspace import Current, member_required
+from pagedesk.web.forms import (
+    AssignForm,
+    CannedReplyForm,
+    ComposerForm,
+    InboxFilterForm,
+    LabelsForm,
+    StatusForm,
+    upload_type,
+)
+from pagedesk.web.models import OutboundUpload
+from pagedesk.web.workspace import MANAGER_ROLES, Current, member_required
 
 LIST_CHANGED = "inbox-changed"
 PANE = "pane"
@@ -97,22 +107,147 @@ def attachment(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @member_required
 def compose(request: HttpRequest, pk: int) -> HttpResponse:
-    """Send a reply, or add an internal note (never sent) when the note box is ticked."""
+    """Send a reply, or add an internal note (never sent) when the note box is ticked.
+
+    A reply may carry quick replies and one uploaded file; text and file go out as
+    two messages (Messenger's rule), the quick replies with the last of them.
+    """
     found = _conversation(request, pk)
-    form = ComposerForm(request.POST)
+    form = ComposerForm(request.POST, request.FILES)
     if not form.is_valid():
         return _after_write(request, found, form=form)
-    text = form.cleaned_data["text"]
+    data = form.cleaned_data
+    text = data["text"]
     try:
         actions = _actions()
-        if form.cleaned_data["note"]:
+        if data["note"]:
             actions.do_add_note(conversation=found, author=request.user, text=text)
         else:
-            tag = "HUMAN_AGENT" if form.cleaned_data["human_agent"] else None
-            actions.do_send_message(conversation=found, author=request.user, text=text, tag=tag)
+            _send(request, found, form)
     except PagedeskError as exc:
         return _after_write(request, found, form=form, error=exc.message)
     return _after_write(request, found)
+
+
+def _send(request: HttpRequest, found: Conversation, form: ComposerForm) -> None:
+    data = form.cleaned_data
+    send = _actions().do_send_message
+    tag = "HUMAN_AGENT" if data["human_agent"] else None
+    quick = data["quick_replies"] or None
+    upload = data["attachment"]
+    if upload is None:
+        send(
+            conversation=found, author=request.user, text=data["text"], tag=tag, quick_replies=quick
+        )
+        return
+    stored = web_actions.do_store_outbound_upload(
+        workspace=_current(request).workspace,
+        upload=upload,
+        content_type=upload.content_type.split(";", 1)[0].strip().lower(),
+        author=request.user,
+    )
+    url = request.build_absolute_uri(
+        reverse("web:outbound-media", args=[stored.token, stored.name])
+    )
+    try:
+        if data["text"].strip():
+            send(conversation=found, author=request.user, text=data["text"], tag=tag)
+        send(
+            conversation=found,
+            author=request.user,
+            attachment_url=url,
+            attachment_type=upload_type(upload),
+            tag=tag,
+            quick_replies=quick,
+        )
+    except PagedeskError:
+        if not Attachment.objects.filter(url=url).exists():
+            web_actions.do_discard_outbound_upload(upload=stored)
+        raise
+
+
+@require_POST
+@member_required
+def typing(request: HttpRequest, pk: int) -> HttpResponse:
+    """The agent is typing: show the customer "typing…" (throttled, best effort)."""
+    found = _conversation(request, pk)
+    from pagedesk.delivery.typing import do_signal_typing
+
+    do_signal_typing(conversation=found)
+    return HttpResponse(status=204)
+
+
+def outbound_media(request: HttpRequest, token: str, name: str) -> HttpResponse:
+    """A file an agent attached to a reply, served without signing in.
+
+    Meta fetches the attachment from this URL when the message is sent, so it must
+    be public; the random token in the path is what keeps it private. Only files
+    recorded in ``OutboundUpload`` are served, and never as a page of this site.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    upload = OutboundUpload.objects.filter(token=token, name=name).first()
+    if upload is None:
+        raise Http404
+    try:
+        body = upload.file.open("rb")
+    except OSError:
+        raise Http404 from None
+    response = FileResponse(body, content_type=upload.content_type)
+    response["Content-Disposition"] = f'inline; filename="{_ascii(upload.name)}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# --- canned replies ----------------------------------------------------------------
+
+
+@member_required
+def canned_replies(request: HttpRequest) -> HttpResponse:
+    """Everyone sees the workspace's canned replies; owners and admins add them."""
+    current = _current(request)
+    form = CannedReplyForm()
+    if request.method == "POST":
+        if not current.can_manage:
+            raise PermissionDenied
+        form = CannedReplyForm(request.POST)
+        if form.is_valid():
+            try:
+                web_actions.do_add_canned_reply(
+                    workspace=current.workspace,
+                    shortcut=form.cleaned_data["shortcut"],
+                    text=form.cleaned_data["text"],
+                    author=request.user,
+                )
+            except PagedeskError as exc:
+                form.add_error("shortcut", exc.message)
+            else:
+                messages.success(request, _("Canned reply saved."))
+                return redirect("web:canned-replies")
+    elif request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(
+        request,
+        "pagedesk/inbox/canned.html",
+        {
+            "replies": selectors.canned_replies(workspace=current.workspace),
+            "form": form,
+            "can_manage": current.can_manage,
+        },
+    )
+
+
+@require_POST
+@member_required(roles=MANAGER_ROLES)
+def canned_reply_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    reply = selectors.canned_reply_get(workspace=_current(request).workspace, reply_id=pk)
+    if reply is None:
+        raise Http404
+    web_actions.do_delete_canned_reply(reply=reply)
+    messages.success(request, _("Canned reply deleted."))
+    return redirect("web:canned-replies")
 
 
 @require_POST
@@ -278,6 +413,10 @@ def _pane(
         "applied_labels": {label.pk for label in found.labels.all()},
         "others": selectors.other_conversations(workspace=workspace, conversation=found),
         "can_manage": current.can_manage,
+        "canned": [
+            {"shortcut": r.shortcut, "text": r.text}
+            for r in selectors.canned_replies(workspace=workspace)
+        ],
         "list_query": urlencode(filters.query()),
     }
 

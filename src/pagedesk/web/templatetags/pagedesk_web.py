@@ -91,3 +91,45 @@ def title_of(attachment: Attachment) -> str:
     payload = attachment.payload if isinstance(attachment.payload, dict) else {}
     inner = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
     return str(payload.get("title") or inner.get("title") or attachment.type)
+
+
+def _days_format() -> str:
+    # "3 d 04:05:06": days, then hours:minutes:seconds (app.js uses the same format).
+    return _("%(days)s d %(time)s")
+
+
+@register.simple_tag
+def days_format() -> str:
+    """The days part of a countdown, for app.js (``%(days)s`` and ``%(time)s``)."""
+    return _days_format()
+
+
+@register.filter
+def time_left(moment: datetime | None) -> str:
+    """Time until ``moment`` as a countdown ("5:04:03", "3 d 04:05:06"); "0:00:00" when past."""
+    if moment is None:
+        return ""
+    seconds = max(0, int((moment - timezone.now()).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        clock = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+        return _days_format() % {"days": days, "time": clock}
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+# The composer's emoji picker: common ones, no images (the system font draws them).
+_EMOJI_LINE = "😀 😃 😄 😁 😅 😂 🙂 😉 😊 😍 😘 😎 🤔 😐 😕 😢 😭 😮 😴 🙄 "
+_EMOJI_LINE += "👍 👎 👌 👏 🙏 💪 👋 🤝 ❤️ 💔 🔥 ⭐ 🎉 🎁 ✅ ❌ ⚠️ 📦 🚚 💬"
+EMOJI = tuple(_EMOJI_LINE.split())
+
+
+@register.simple_tag
+def emoji_choices() -> tuple[str, ...]:
+    return EMOJI
+
+
+@register.filter
+def is_future(moment: datetime | None) -> bool:
+    return moment is not None and moment > timezone.now()
