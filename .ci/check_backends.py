@@ -3,7 +3,10 @@
 import sys
 import xml.etree.ElementTree as ET
 
-REQUIRED = {"test_database_backend_is_the_configured_one", "test_queue_round_trip_on_configured_backend"}
+REQUIRED = {
+    "test_database_backend_is_the_configured_one",
+    "test_queue_round_trip_on_configured_backend",
+}
 
 root = ET.parse(sys.argv[1]).getroot()  # noqa: S314 - our own test report
 passed = {

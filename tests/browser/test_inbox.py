@@ -6,22 +6,11 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from pagedesk.inbox.models import Conversation, Message, Note
 from tests.browser.conftest import PASSWORD, Shop, sign_in
-
-try:
-    import pagedesk.inbox.actions  # noqa: F401
-
-    ACTIONS_MISSING = False
-except ImportError:
-    ACTIONS_MISSING = True
-needs_actions = pytest.mark.skipif(
-    ACTIONS_MISSING, reason="pagedesk.inbox.actions (sending replies) cannot be imported"
-)
 
 
 def open_conversation(page: Page, shop: Shop) -> None:
@@ -150,7 +139,6 @@ def test_outside_the_window_the_composer_offers_human_agent(
     assert not Message.objects.filter(conversation=shop.conversation, direction="out").exists()
 
 
-@needs_actions
 def test_a_reply_is_sent_and_its_ticks_go_to_read(page: Page, shop: Shop) -> None:
     sign_in(page, shop.base_url, "owner@acme.test")
     open_conversation(page, shop)
