@@ -10,7 +10,8 @@ with the same streams connected throughout:
 2. emit in the web process → SSE: ``POST /bench/emit`` commits an event in the
    web process itself, so the in-process hint wakes the streams;
 3. emit in another process → SSE: a child process commits events at the same
-   rate, as the worker does, so they arrive by polling (embedded) or Redis;
+   rate, as the worker does, so they arrive by a datagram wake-up (embedded;
+   polling catches any that is lost) or Redis;
 4. signed webhook → SSE: ``POST /webhooks/messenger`` at ``--rate`` for
    ``--seconds``; the worker turns each into a message and a
    ``message.created`` event, matched back to its POST by message id.
@@ -634,7 +635,9 @@ def bench(cfg: Settings, database_url: str | None, redis_url: str | None) -> lis
             try:
                 wait_for_port(port, web)
                 pids = {"web": web.pid, "worker": worker.pid}
+                load_before = os.getloadavg()[0]
                 phases, breakdown, _ = asyncio.run(drive(cfg, env, port, pids, seed))
+                breakdown |= {"load_before": load_before, "load_after": os.getloadavg()[0]}
             except BaseException:
                 for name in ("web.log", "worker.log"):
                     tail = (logs / name).read_text(errors="replace").splitlines()[-30:]
@@ -657,9 +660,9 @@ def report_lines(
     if cfg.poll_interval is not None:
         engine += f", polling every {cfg.poll_interval * 1000:.0f} ms"
     idle, _, remote, hooks = phases
+    how = "Redis pub/sub" if redis_url else "embedded: hints in-process and by datagram, polling"
     lines = [
-        f"**{engine}** ({'Redis pub/sub' if redis_url else 'embedded: in-process hints + polling'}"
-        f"; {cfg.streams} streams, {cfg.rate:.0f} events/s)",
+        f"**{engine}** ({how}; {cfg.streams} streams, {cfg.rate:.0f} events/s)",
         "",
         "| path | events | deliveries | missing | p50 ms | p90 ms | p99 ms | max ms"
         " | web CPU | polls/s |",
@@ -691,6 +694,9 @@ def report_lines(
         f"whose event the worker had not committed within {DRAIN_SECONDS:.0f} s of the last POST: "
         f"{hooks.unproduced:,} (not counted above; 'missing' counts committed events that "
         "did not reach a stream).",
+        "- The machine is shared: load average (1 min, every process) "
+        f"{breakdown['load_before']:.1f} before this run, {breakdown['load_after']:.1f} after, "
+        f"on {os.cpu_count()} CPUs.",
         "",
     ]
     return lines
@@ -795,7 +801,7 @@ the moment the webhook POST (or the emitting transaction) began, over every
 stream and event; "deliveries" counts (event, stream) pairs. The two emit rows
 are the baseline measured in the same run: an event committed by the web
 process itself (in-process hint), and one committed by another process (as the
-worker does; polling or Redis).
+worker does; a datagram wake-up or Redis).
 
 """
 

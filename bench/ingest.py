@@ -255,7 +255,7 @@ def child(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def server(env: dict[str, str]) -> Iterator[str]:
+def server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
     process = subprocess.Popen([sys.executable, str(HERE), "serve", str(port)], env=env)
     try:
@@ -268,7 +268,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("the benchmark server did not start") from None
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -301,6 +301,7 @@ class EngineResult:
     costs: dict[str, float]
     check: dict[str, object]
     answered_200: int
+    web_rss_mib: float = 0.0
 
 
 def bench_engine(
@@ -317,7 +318,7 @@ def bench_engine(
         if database_url:
             env["DATABASE_URL"] = database_url
         costs = json.loads(child(env, "prepare"))
-        with server(env) as url:
+        with server(env) as (url, pid):
             warm_up = [wrk(script, url, target, 8, 1) for target in (NOOP_PATH, WEBHOOK_PATH)]
             runs: list[Run] = []
             for c in connections:
@@ -325,8 +326,21 @@ def bench_engine(
                     run = wrk(script, url, target, c, seconds)
                     print(f"  {engine:<10} {run.target:<8} c={c:<4} {run.rps:8.0f}/s", flush=True)
                     runs.append(run)
+            rss = rss_mib(pid)
         answered = sum(r.answered for r in warm_up + runs if r.target == "webhook")
-        return EngineResult(engine, runs, costs, json.loads(child(env, "check")), answered)
+        check = json.loads(child(env, "check"))
+        return EngineResult(engine, runs, costs, check, answered, rss)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process (Linux), MiB; 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def report(results: list[EngineResult], command: str) -> str:
@@ -365,7 +379,8 @@ def report(results: list[EngineResult], command: str) -> str:
             f"rows stored: {_rows(check['rows'])}; ingestion jobs queued {check['jobs']:,} "
             f"({check['unique_jobs']:,} distinct rows). Single durable writes outside the "
             f"load: one-row ORM insert + commit {result.costs['insert_commit_us']:.0f} µs, "
-            f"Huey enqueue (SQLite queue) {result.costs['enqueue_us']:.0f} µs."
+            f"Huey enqueue (SQLite queue) {result.costs['enqueue_us']:.0f} µs. "
+            f"Web process memory (RSS) after the runs: {result.web_rss_mib:.0f} MiB."
         )
     cpu = _cpu_model()
     lines += [

@@ -23,6 +23,8 @@ def build_application(*, sandbox: ASGIApp | None = None) -> ASGIApp:
     from pagedesk.edge import sse
     from pagedesk.edge.webhooks import PATH as WEBHOOK_PATH
     from pagedesk.edge.webhooks import webhook_receiver
+    from pagedesk.ops.http import PATHS as OPS_PATHS
+    from pagedesk.ops.http import ops_endpoint
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -33,6 +35,8 @@ def build_application(*, sandbox: ASGIApp | None = None) -> ASGIApp:
             await webhook_receiver(scope, receive, send)
         elif scope["type"] == "http" and path == sse.PATH:
             await sse.live_stream(scope, receive, send)
+        elif scope["type"] == "http" and path in OPS_PATHS:
+            await ops_endpoint(scope, receive, send)  # /healthz, /readyz, /metrics
         elif sandbox is not None and (
             path == SANDBOX_PREFIX or path.startswith(SANDBOX_PREFIX + "/")
         ):

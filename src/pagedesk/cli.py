@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def _setup_django() -> None:
@@ -45,9 +46,30 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup_django()
-    from django.core.management import call_command
+    from pagedesk.ops.worker import run_worker
 
-    call_command("run_huey", workers=args.workers)
+    if args.processes is not None:
+        run_worker(workers=args.processes, worker_type="process", periodic=args.scheduler)
+    else:
+        run_worker(workers=args.workers, worker_type="thread", periodic=args.scheduler)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    _setup_django()
+    from pagedesk.core.errors import PagedeskError
+    from pagedesk.ops import backup
+
+    if not backup.is_sqlite():
+        print(f"pagedesk: {backup.pg_dump_advice()}", file=sys.stderr)
+        return 1
+    try:
+        done = backup.do_backup(path=Path(args.path))
+    except PagedeskError as exc:
+        print(f"pagedesk: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"backed up the database to {done.path} ({done.size:,} bytes)")
+    print(f"pagedesk: {backup.ALSO_COPY}", file=sys.stderr)
     return 0
 
 
@@ -422,9 +444,39 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--access-log", action="store_true", help="log every request")
     web.set_defaults(func=cmd_web)
 
-    worker = sub.add_parser("worker", help="run the background job worker (Huey)")
-    worker.add_argument("--workers", type=int, default=2, help="threads (default %(default)s)")
+    worker = sub.add_parser(
+        "worker",
+        help="run the background job worker (Huey)",
+        description="Run the background job worker. Run as many as you like: periodic "
+        "jobs are enqueued by one of them per minute (see docs/deploy.md).",
+    )
+    size = worker.add_mutually_exclusive_group()
+    size.add_argument(
+        "--workers", type=_positive_int, default=2, help="threads (default %(default)s)"
+    )
+    size.add_argument(
+        "--processes",
+        type=_positive_int,
+        metavar="N",
+        help="N worker processes instead of threads (uses several cores)",
+    )
+    worker.add_argument(
+        "--no-scheduler",
+        dest="scheduler",
+        action="store_false",
+        help="never enqueue periodic jobs (sweepers, clean-up) from this worker",
+    )
     worker.set_defaults(func=cmd_worker)
+
+    backup = sub.add_parser(
+        "backup",
+        help="copy the SQLite database consistently while pagedesk runs",
+        description="Copy the SQLite database with SQLite's online backup API (safe while "
+        "web and worker run). PATH is the new file, or a directory to put a time-stamped "
+        "file in. On PostgreSQL it explains how to use pg_dump instead (exit 1).",
+    )
+    backup.add_argument("path", metavar="PATH", help="new file, or an existing directory")
+    backup.set_defaults(func=cmd_backup)
 
     sandbox = sub.add_parser("sandbox", help="run the local Graph API sandbox on its own")
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default %(default)s)")

@@ -39,8 +39,12 @@ class Config(BaseSettings):
     debug: bool = Field(False, alias="PAGEDESK_DEBUG")
     allowed_hosts: str = Field("127.0.0.1,localhost", alias="PAGEDESK_ALLOWED_HOSTS")
     max_webhook_bytes: int = Field(1_048_576, alias="PAGEDESK_MAX_WEBHOOK_BYTES", gt=0)
+    # Bearer token for /metrics; unset: /metrics answers direct loopback requests only.
+    metrics_token: str | None = Field(
+        None, alias="PAGEDESK_METRICS_TOKEN", min_length=16, repr=False
+    )
 
-    @field_validator("database_url", "redis_url", mode="before")
+    @field_validator("database_url", "redis_url", "metrics_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

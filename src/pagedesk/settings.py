@@ -47,17 +47,22 @@ INSTALLED_APPS = [
     "pagedesk.live",
     "pagedesk.delivery",
     "pagedesk.web",
+    "pagedesk.audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the ASGI app: no separate server, no collectstatic.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside the middlewares that set cookies: marks them Secure on HTTPS requests.
+    "pagedesk.web.https.SecureCookiesOverHttpsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Lets admin actions record who did them, from which address (pagedesk.audit).
+    "pagedesk.audit.context.AuditContextMiddleware",
     "pagedesk.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -175,6 +180,8 @@ AXES_VERBOSE = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Pages carry the CSRF token themselves (forms, hx-headers); scripts never need the cookie.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 LANGUAGE_CODE = "en"

@@ -9,7 +9,6 @@ urlpatterns = [
     path("", include("pagedesk.web.urls")),
     path("events/", views.event_log, name="event-log"),
     path("events/<int:pk>/", views.event_detail, name="event-detail"),
-    path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

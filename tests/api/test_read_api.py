@@ -708,6 +708,7 @@ def test_contact_json_shape(api: Api, channel: Channel) -> None:
             "first": {"source": "ADS", "ref": "", "ad_id": "6045246247433", "comment_id": ""},
             "latest": {"source": "SHORTLINK", "ref": "spring-sale", "ad_id": "", "comment_id": ""},
         },
+        "attributes": {},
         "channel": {"id": channel.pk, "name": "Acme Shop", "page_id": channel.page_id},
         "created_at": iso(contact.created_at),
     }

@@ -20,12 +20,18 @@ from ninja import Status
 
 from pagedesk.api.auth import ApiRequest
 from pagedesk.api.routes import router
-from pagedesk.api.schemas import ConversationDetailOut, ErrorOut, MessageOut
-from pagedesk.api.schemas_write import ConversationPatch, NoteIn, NoteOut, SendMessageIn
+from pagedesk.api.schemas import ContactOut, ConversationDetailOut, ErrorOut, MessageOut
+from pagedesk.api.schemas_write import (
+    ContactPatch,
+    ConversationPatch,
+    NoteIn,
+    NoteOut,
+    SendMessageIn,
+)
 from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import Team, Workspace
 from pagedesk.inbox import actions, selectors
-from pagedesk.inbox.models import Conversation, Message, Note
+from pagedesk.inbox.models import Contact, Conversation, Message, Note
 
 _ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
@@ -145,3 +151,35 @@ def update_conversation(
         changes["labels"] = body.labels or []
     actions.do_update_conversation(conversation=conversation, actor=None, **changes)
     return _conversation(request, conversation_id)
+
+
+@router.patch(
+    "/contacts/{contact_id}",
+    response={200: ContactOut, **_ERRORS},
+    operation_id="updateContact",
+    tags=["contacts"],
+)
+def update_contact(request: ApiRequest, contact_id: int, body: ContactPatch) -> Contact:
+    """Set or remove custom attributes (`{"attributes": {"plan": "gold", "old": null}}`);
+    attributes not named stay as they are."""
+    contact = selectors.contact_get(workspace=request.workspace, contact_id=contact_id)
+    return actions.do_set_contact_attributes(
+        contact=contact, actor=None, changes=dict(body.attributes)
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages/{message_id}/retry",
+    response={200: MessageOut, **_ERRORS},
+    operation_id="retryMessage",
+    tags=["conversations"],
+)
+def retry_message(request: ApiRequest, conversation_id: int, message_id: int) -> Message:
+    """Send a failed reply again. 409 `outcome_unknown` when Meta may already have it
+    (never sent twice), `not_retryable` when it did not fail, or the policy code when
+    Messenger's rules no longer allow it."""
+    conversation = _conversation(request, conversation_id)
+    message = conversation.messages.filter(pk=message_id).first()
+    if message is None:
+        raise PagedeskError("not_found", "No message with this id in the conversation.", status=404)
+    return actions.do_retry_message(message=message, actor=None)

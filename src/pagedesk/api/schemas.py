@@ -238,6 +238,9 @@ class ContactOut(Schema):
     profile_status: str
     unreachable_reason: str
     attribution: AttributionOut
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description='Custom attributes, e.g. {"plan": "gold"}.'
+    )
     channel: ChannelRef
     created_at: datetime
 

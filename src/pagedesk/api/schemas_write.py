@@ -74,3 +74,11 @@ class ConversationPatch(Schema):
     labels: list[str] | None = Field(
         None, description="Replaces the labels; new names are created."
     )
+
+
+class ContactPatch(Schema):
+    attributes: dict[str, str | None] = Field(
+        ...,
+        description="Custom attributes to set; null removes one. Names are 1-40 letters,"
+        " digits, spaces, `_ . -`; values at most 500 characters; 50 per contact.",
+    )

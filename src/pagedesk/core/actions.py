@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from pagedesk.audit.actions import record
 from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import ApiToken, Channel, Membership, Workspace
 
@@ -45,6 +46,12 @@ def do_create_workspace(*, name: str, owner_email: str) -> Workspace:
             username=owner_email.lower(), defaults={"email": owner_email.lower()}
         )
         Membership.objects.create(workspace=workspace, user=owner, role=Membership.Role.OWNER)
+        record(
+            workspace_id=workspace.pk,
+            action="workspace.created",
+            target=name,
+            details={"owner": owner_email.lower()},
+        )
     return workspace
 
 
@@ -73,9 +80,16 @@ class NewToken:
 
 def do_create_api_token(*, workspace: Workspace, name: str = "") -> NewToken:
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        workspace=workspace, name=name, prefix=secret[:12], token_hash=hash_token(secret)
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            workspace=workspace, name=name, prefix=secret[:12], token_hash=hash_token(secret)
+        )
+        record(
+            workspace_id=workspace.pk,
+            action="api_token.created",
+            target=name or token.prefix,
+            details={"token_prefix": token.prefix},
+        )
     return NewToken(token=token, secret=secret)
 
 
@@ -117,7 +131,7 @@ def do_add_channel(
         raise PagedeskError("invalid_kind", f"Channel kind must be one of {Channel.Kind.values}.")
     try:
         with transaction.atomic():
-            return Channel.objects.create(
+            channel = Channel.objects.create(
                 workspace=workspace,
                 kind=kind,
                 page_id=page_id,
@@ -127,6 +141,13 @@ def do_add_channel(
                 app_secret=app_secret.strip(),
                 verify_token=verify_token,
             )
+            record(
+                workspace_id=workspace.pk,
+                action="channel.added",
+                target=f"{channel.name} ({page_id})",
+                details={"kind": kind},
+            )
+            return channel
     except IntegrityError:
         raise PagedeskError(
             "channel_exists", f"Page {page_id} is already connected.", status=409
@@ -147,7 +168,16 @@ def do_update_channel_credentials(
         channel.status, channel.status_reason = Channel.Status.ACTIVE, ""
         fields += ["status", "status_reason"]
     if fields:
-        channel.save(update_fields=fields)
+        with transaction.atomic():
+            channel.save(update_fields=fields)
+            # Which credentials were replaced, never their values.
+            replaced = [f for f in ("page_access_token", "app_secret") if f in fields]
+            record(
+                workspace_id=channel.workspace_id,
+                action="channel.credentials_replaced",
+                target=f"{channel.name} ({channel.page_id})",
+                details={"replaced": replaced},
+            )
     if page_token:
         from pagedesk.delivery.sender import resume_channel
 
@@ -179,6 +209,16 @@ def do_revoke_api_token(*, prefix: str) -> ApiToken:
             "ambiguous_token", f"Several API tokens have the prefix {prefix!r}.", status=409
         )
     token = found[0]
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            record(
+                workspace_id=token.workspace_id,
+                action="api_token.revoked",
+                target=token.name or token.prefix,
+                details={"token_prefix": token.prefix},
+            )
     token.refresh_from_db(fields=["revoked_at"])
     return token

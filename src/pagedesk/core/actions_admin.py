@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from pagedesk.audit.actions import record
 from pagedesk.core.actions import hash_token
 from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import Channel, Invite, Membership, Team, Workspace
@@ -44,6 +45,11 @@ def _check_owner_rights(*, actor: Membership, role: str, target_role: str = "") 
         raise PagedeskError("owners_only", "Only an owner can do that.", status=403)
 
 
+def _email_of(user_id: int) -> str:
+    user = get_user_model().objects.filter(pk=user_id).first()
+    return "" if user is None else (user.email or user.get_username())
+
+
 def _other_owners(membership: Membership) -> bool:
     return (
         Membership.objects.select_for_update()
@@ -61,8 +67,16 @@ def do_change_role(*, actor: Membership, membership: Membership, role: str) -> M
             return membership
         if membership.role == Membership.Role.OWNER and not _other_owners(membership):
             raise PagedeskError("last_owner", "A workspace needs at least one owner.", status=409)
+        before = membership.role
         membership.role = role
         membership.save(update_fields=["role"])
+        record(
+            workspace_id=membership.workspace_id,
+            action="member.role_changed",
+            target=_email_of(membership.user_id),
+            details={"from": before, "to": role},
+            actor=actor.user,
+        )
     return membership
 
 
@@ -76,6 +90,13 @@ def do_remove_member(*, actor: Membership, membership: Membership) -> None:
             team__workspace_id=membership.workspace_id, user_id=membership.user_id
         ).delete()
         membership.delete()
+        record(
+            workspace_id=membership.workspace_id,
+            action="member.removed",
+            target=_email_of(membership.user_id),
+            details={"role": membership.role},
+            actor=actor.user,
+        )
 
 
 # --- invites -------------------------------------------------------------------------
@@ -105,11 +126,21 @@ def do_create_invite(*, actor: Membership, email: str, role: str) -> NewInvite:
             created_by=actor.user,
             expires_at=timezone.now() + INVITE_LIFETIME,
         )
+        record(
+            workspace_id=workspace.pk,
+            action="invite.created",
+            target=email,
+            details={"role": role},
+            actor=actor.user,
+        )
     return NewInvite(invite=invite, token=token)
 
 
 def do_revoke_invite(*, invite: Invite) -> None:
-    Invite.objects.filter(pk=invite.pk, accepted_at__isnull=True).delete()
+    with transaction.atomic():
+        deleted, _ = Invite.objects.filter(pk=invite.pk, accepted_at__isnull=True).delete()
+        if deleted:
+            record(workspace_id=invite.workspace_id, action="invite.revoked", target=invite.email)
 
 
 def find_invite(token: str) -> Invite:
@@ -136,6 +167,13 @@ def do_accept_invite(*, token: str, user: Any) -> Membership:
         )
         invite.accepted_at = timezone.now()
         invite.save(update_fields=["accepted_at"])
+        record(
+            workspace_id=invite.workspace_id,
+            action="invite.accepted",
+            target=invite.email,
+            details={"role": membership.role},
+            actor=user,
+        )
     return membership
 
 
@@ -165,7 +203,9 @@ def do_create_team(*, workspace: Workspace, name: str) -> Team:
     name = _team_name(name)
     try:
         with transaction.atomic():
-            return Team.objects.create(workspace=workspace, name=name)
+            team = Team.objects.create(workspace=workspace, name=name)
+            record(workspace_id=workspace.pk, action="team.created", target=name)
+            return team
     except IntegrityError:
         raise PagedeskError(
             "name_taken", f"There is already a team {name!r}.", status=409
@@ -176,8 +216,15 @@ def do_rename_team(*, team: Team, name: str) -> Team:
     name = _team_name(name)
     try:
         with transaction.atomic():
+            before = Team.objects.get(pk=team.pk).name
             team.name = name
             team.save(update_fields=["name"])
+            record(
+                workspace_id=team.workspace_id,
+                action="team.renamed",
+                target=name,
+                details={"from": before, "to": name},
+            )
     except IntegrityError:
         raise PagedeskError(
             "name_taken", f"There is already a team {name!r}.", status=409
@@ -187,6 +234,7 @@ def do_rename_team(*, team: Team, name: str) -> Team:
 
 def do_delete_team(*, team: Team) -> None:
     with transaction.atomic():
+        record(workspace_id=team.workspace_id, action="team.deleted", target=team.name)
         team.delete()
 
 
@@ -198,6 +246,29 @@ def do_set_team_membership(*, team: Team, user_id: int, member: bool) -> Team:
             team.members.add(user_id)
         else:
             team.members.remove(user_id)
+        record(
+            workspace_id=team.workspace_id,
+            action="team.member_added" if member else "team.member_removed",
+            target=_email_of(user_id),
+            details={"team": team.name},
+        )
+    return team
+
+
+def do_set_team_channels(*, team: Team, channel_ids: list[int]) -> Team:
+    """The pages this team answers (its agents then see those conversations)."""
+    wanted = set(channel_ids)
+    found = list(Channel.objects.filter(workspace_id=team.workspace_id, pk__in=wanted))
+    if len(found) != len(wanted):
+        raise PagedeskError("not_found", "No such channel in this workspace.", status=404)
+    with transaction.atomic():
+        team.channels.set(found)
+        record(
+            workspace_id=team.workspace_id,
+            action="team.channels_changed",
+            target=team.name,
+            details={"page_ids": sorted(channel.page_id for channel in found)},
+        )
     return team
 
 
@@ -219,7 +290,14 @@ def do_create_label(*, workspace: Workspace, name: str, color: str) -> Any:
     name, color = _label_fields(name, color)
     try:
         with transaction.atomic():
-            return Label.objects.create(workspace=workspace, name=name, color=color)
+            label = Label.objects.create(workspace=workspace, name=name, color=color)
+            record(
+                workspace_id=workspace.pk,
+                action="label.created",
+                target=name,
+                details={"color": color},
+            )
+            return label
     except IntegrityError:
         raise PagedeskError(
             "name_taken", f"There is already a label {name!r}.", status=409
@@ -227,10 +305,18 @@ def do_create_label(*, workspace: Workspace, name: str, color: str) -> Any:
 
 
 def do_update_label(*, label: Any, name: str, color: str) -> Any:
+    before = {"name": label.name, "color": label.color}
     label.name, label.color = _label_fields(name, color)
     try:
         with transaction.atomic():
             label.save(update_fields=["name", "color"])
+            after = {"name": label.name, "color": label.color}
+            record(
+                workspace_id=label.workspace_id,
+                action="label.changed",
+                target=label.name,
+                details={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+            )
     except IntegrityError:
         raise PagedeskError(
             "name_taken", f"There is already a label {label.name!r}.", status=409
@@ -240,6 +326,7 @@ def do_update_label(*, label: Any, name: str, color: str) -> Any:
 
 def do_delete_label(*, label: Any) -> None:
     with transaction.atomic():
+        record(workspace_id=label.workspace_id, action="label.deleted", target=label.name)
         label.delete()
 
 
@@ -257,10 +344,26 @@ def do_update_channel_settings(
     if unknown:
         raise PagedeskError("invalid_tags", f"Unknown message tags: {', '.join(unknown)}.")
     with transaction.atomic():
+        before = {
+            "name": channel.name,
+            "allowed_tags": list(channel.allowed_tags or []),
+            "personas_enabled": channel.personas_enabled,
+        }
         channel.name = name
         channel.allowed_tags = [tag for tag in ALLOWED_TAGS + RETIRED_TAGS if tag in allowed_tags]
         channel.personas_enabled = personas_enabled
         channel.save(update_fields=["name", "allowed_tags", "personas_enabled"])
+        after = {
+            "name": channel.name,
+            "allowed_tags": channel.allowed_tags,
+            "personas_enabled": channel.personas_enabled,
+        }
+        record(
+            workspace_id=channel.workspace_id,
+            action="channel.changed",
+            target=f"{channel.name} ({channel.page_id})",
+            details={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+        )
     return channel
 
 
@@ -308,7 +411,7 @@ def do_create_persona(*, channel: Channel, user_id: int, name: str, picture_url:
     persona_id = asyncio.run(_create_remote_persona(channel, name, picture_url))
     try:
         with transaction.atomic():
-            return Persona.objects.create(
+            persona = Persona.objects.create(
                 workspace_id=channel.workspace_id,
                 channel=channel,
                 user_id=user_id,
@@ -316,6 +419,13 @@ def do_create_persona(*, channel: Channel, user_id: int, name: str, picture_url:
                 name=name,
                 picture_url=picture_url,
             )
+            record(
+                workspace_id=channel.workspace_id,
+                action="persona.created",
+                target=name,
+                details={"agent": _email_of(user_id), "page_id": channel.page_id},
+            )
+            return persona
     except IntegrityError:
         asyncio.run(_delete_remote_persona(channel, persona_id))
         raise PagedeskError(
@@ -331,4 +441,10 @@ def do_deactivate_persona(*, persona: Any) -> Any:
     with transaction.atomic():
         persona.active = False
         persona.save(update_fields=["active"])
+        record(
+            workspace_id=persona.workspace_id,
+            action="persona.deactivated",
+            target=persona.name,
+            details={"agent": _email_of(persona.user_id), "page_id": persona.channel.page_id},
+        )
     return persona

@@ -53,6 +53,8 @@ class Team(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=100)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+    # The pages this team answers: its agents see these channels' conversations.
+    channels = models.ManyToManyField("Channel", blank=True, related_name="teams")
 
     class Meta:
         constraints = [

@@ -50,14 +50,28 @@ def is_paused(channel: Channel) -> bool:
 
 
 def contact_state(conversation: Conversation) -> ContactState:
-    """Policy input from the conversation.
+    """Policy input from the conversation, the click-to-Messenger ad window included.
 
-    Not yet modelled: the 7-day click-to-Messenger ad window (ingestion would need to
-    record the first message after an ad click), notification tokens (retired by
-    Meta), comments for private replies. Leaving them out can only refuse a send
-    Meta would allow, never the reverse.
+    Not yet modelled: notification tokens (retired by Meta), comments for private
+    replies. Leaving them out can only refuse a send Meta would allow, never the
+    reverse.
     """
-    return ContactState(last_customer_message_at=conversation.last_customer_message_at)
+    return ContactState(
+        last_customer_message_at=conversation.last_customer_message_at,
+        ad_message_at=conversation.ad_message_at,
+    )
+
+
+def tagged_sends_stopped(conversation: Conversation) -> str:
+    """Why nothing tagged may go to this customer ('' when it may)."""
+    stopped = None if conversation.is_group else conversation.contact.tagged_sends_stopped_at
+    if stopped is None:
+        return ""
+    return (
+        f"Meta warned about tagged messages to this customer on {_fmt(stopped)} (tag misuse or "
+        "too many tagged messages), so pagedesk sends them nothing tagged. Reply when they "
+        "write again (no tag is needed then), or ask an admin to allow tagged messages again."
+    )
 
 
 def channel_policy(channel: Channel) -> ChannelPolicy:
@@ -124,15 +138,18 @@ def composer_state(*, conversation: Conversation, now: datetime | None = None) -
     channel = conversation.channel
     plain = judge(conversation, human=True, tag=None, now=now)
     tagged = judge(conversation, human=True, tag=HUMAN_AGENT, now=now)
+    stopped = tagged_sends_stopped(conversation)
     options: list[dict[str, Any]] = []
     if isinstance(plain, Allowed):
         options.append({"kind": "response", "tag": None})
-    elif isinstance(tagged, Allowed):
+    elif isinstance(tagged, Allowed) and not stopped:
         options.append({"kind": "tag", "tag": HUMAN_AGENT})
 
     reason = ""
     if isinstance(plain, Refused):
-        if isinstance(tagged, Allowed):
+        if stopped:
+            reason = stopped
+        elif isinstance(tagged, Allowed):
             reason = (
                 f"The 24-hour window closed at {_fmt(plain.window_ends_at)}; a person can "
                 f"still reply with the HUMAN_AGENT tag until {_fmt(tagged.human_agent_ends_at)}."

@@ -48,6 +48,7 @@ from pagedesk.delivery.policy_state import (
     TOKEN_PAUSE_REASON,
     judge,
     refusal_message,
+    tagged_sends_stopped,
 )
 from pagedesk.inbox.models import Contact, Message, PendingReceipt
 from pagedesk.live.emit import MESSAGE_UPDATED, emit
@@ -55,6 +56,7 @@ from pagedesk.messenger.errors import (
     GraphError,
     RateLimited,
     RecipientUnavailable,
+    TagMisuseWarning,
     TokenInvalid,
 )
 from pagedesk.messenger.policy import Refused
@@ -68,6 +70,7 @@ UNKNOWN_OUTCOME = "unknown outcome: not resent to avoid a duplicate"
 MAX_FAILURES = 8  # temporary errors before giving up (a few minutes of backoff)
 MAX_ATTEMPTS = 50  # calls in all, rate limits included: a safety stop
 BACKOFF_BASE = 2.0
+ORDER_SLACK = 0.5  # s after an earlier reply's next try before a later one tries
 BACKOFF_CAP = 300.0
 PROVEN_SENT = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
 
@@ -119,6 +122,9 @@ def _claim(entry_id: int, now: datetime) -> _Claim | Later:
             return None
         message = entry.message
         conversation = message.conversation
+        wait = _earlier_reply_pending(entry, conversation.pk, now)
+        if wait is not None:
+            return wait
         unreachable = conversation.contact.unreachable_reason
         if unreachable and not conversation.is_group:  # another send found out meanwhile
             _fail(entry, unreachable, error="contact_unreachable")
@@ -131,6 +137,10 @@ def _claim(entry_id: int, now: datetime) -> _Claim | Later:
         )
         if isinstance(decision, Refused):  # e.g. the window closed while it waited
             _fail(entry, refusal_message(decision), error=decision.reason.value)
+            return None
+        stopped = tagged_sends_stopped(conversation) if decision.tag else ""
+        if stopped:  # Meta warned about tagged messages to this person meanwhile
+            _fail(entry, stopped, error="tagged_sends_stopped")
             return None
         persona = entry.persona
         try:
@@ -149,6 +159,31 @@ def _claim(entry_id: int, now: datetime) -> _Claim | Later:
         entry.sending_since = now
         entry.save(update_fields=["state", "attempts", "sending_since", "updated_at"])
         return _Claim(entry.pk, entry.attempts, channel, request)
+
+
+def _earlier_reply_pending(entry: OutboxEntry, conversation_id: int, now: datetime) -> Later:
+    """Replies reach the customer in the order they were written: while an earlier
+    one of the conversation waits for its turn (backing off after a rate limit, say),
+    this one waits until just after that one's next try. (One already sent, whose
+    answer is not in yet, does not hold the others up.)"""
+    earlier = (
+        OutboxEntry.objects.filter(
+            message__conversation_id=conversation_id,
+            pk__lt=entry.pk,
+            state__in=(State.PENDING, State.WAITING_CHANNEL),
+        )
+        .only("next_attempt_at")
+        .order_by("pk")
+        .first()
+    )
+    if earlier is None:
+        return None
+    due = (
+        earlier.next_attempt_at
+        if earlier.next_attempt_at and earlier.next_attempt_at > now
+        else now
+    )
+    return (due - now).total_seconds() + ORDER_SLACK
 
 
 def _reconcile(entry: OutboxEntry, now: datetime) -> Later:
@@ -203,6 +238,8 @@ def _record(claim: _Claim, outcome: SendResult | graph_call.CallFailed, now: dat
         _fail(entry, _failure_text(entry, error))
         if isinstance(error, RecipientUnavailable) and error.permanent:
             _mark_unreachable(entry, error)
+        if isinstance(error, TagMisuseWarning):
+            _stop_tagged_sends(entry, now)
         return None
 
 
@@ -318,6 +355,17 @@ def _pause_channel(channel_id: int, error: GraphError) -> None:
     )
 
 
+def _stop_tagged_sends(entry: OutboxEntry, now: datetime) -> None:
+    """Meta's 613 / 2018338 warning: send this person nothing tagged any more (until an
+    admin allows it again), so the page is not restricted."""
+    conversation = entry.message.conversation
+    if not conversation.is_group:
+        log.warning("outbox %s: Meta warned about tagged messages; stopping them", entry.pk)
+        Contact.objects.filter(pk=conversation.contact_id).update(
+            tagged_sends_stopped_at=now, updated_at=now
+        )
+
+
 def _mark_unreachable(entry: OutboxEntry, error: GraphError) -> None:
     conversation = entry.message.conversation
     if not conversation.is_group:
@@ -337,7 +385,7 @@ def resume_channel(channel_id: int) -> int:
         if not Channel.objects.filter(pk=channel_id, status=Channel.Status.ACTIVE).exists():
             return 0
         waiting = OutboxEntry.objects.filter(channel_id=channel_id, state=State.WAITING_CHANNEL)
-        ids = list(waiting.values_list("pk", flat=True))
+        ids = list(waiting.order_by("pk").values_list("pk", flat=True))  # oldest first
         OutboxEntry.objects.filter(pk__in=ids).update(
             state=State.PENDING, next_attempt_at=timezone.now(), updated_at=timezone.now()
         )

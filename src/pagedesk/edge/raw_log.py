@@ -20,6 +20,7 @@ from django.utils import timezone
 from pagedesk.core.models import RawWebhook
 from pagedesk.edge.counters import COUNTERS
 from pagedesk.edge.jobs import enqueue_ingestion
+from pagedesk.edge.write_turns import write_turn
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def append(deliveries: list[Delivery]) -> None:
         params += [received_at, d.status, signed, page_ids, d.body, len(d.body), d.error]
         params += defaults
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with write_turn(), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_insert_sql(len(deliveries)), params)
             accepted = [pk for pk, status in cursor.fetchall() if status == Status.ACCEPTED]
     except Exception:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from pagedesk.core.models import RawWebhook
 from pagedesk.edge import raw_log
@@ -89,9 +89,16 @@ async def _receive_delivery(scope: Scope, receive: Receive, send: Send) -> None:
 
     try:
         await log_writer.submit(delivery)
-    except Exception:
+    except Exception as exc:
         count("store_failed")
-        log.exception("could not store a webhook delivery (%s)", delivery.status)
+        if isinstance(exc, DatabaseError):  # disk full, database down: one line says it
+            log.error(
+                "could not store a webhook delivery (%s): %s; answered 503 so the sender retries",
+                delivery.status,
+                exc,
+            )
+        else:
+            log.exception("could not store a webhook delivery (%s)", delivery.status)
         await respond(send, 503, "could not store the delivery, please retry")
         return
 
@@ -122,7 +129,7 @@ def _classify(body: bytes, signature: str | None, keys: ChannelKeys) -> Delivery
     try:
         envelope = json.loads(body)
         page_ids = tuple(str(entry["id"]) for entry in envelope["entry"])
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:  # nested too deep
         error = f"not a webhook body: {exc.__class__.__name__}"
         return Delivery(body, Status.MALFORMED, error=error)
     unknown = sorted(set(page_ids) - signed_for)

@@ -26,12 +26,14 @@ from pagedesk.delivery.policy_state import (
     is_paused,
     judge,
     refusal_message,
+    tagged_sends_stopped,
 )
 from pagedesk.delivery.policy_state import composer_state as _composer_state
-from pagedesk.inbox.models import Attachment, Conversation, Label, Message, Note
+from pagedesk.inbox.models import Attachment, Contact, Conversation, Label, Message, Note
 from pagedesk.live.emit import (
     CONVERSATION_UPDATED,
     MESSAGE_CREATED,
+    MESSAGE_UPDATED,
     NOTE_CREATED,
     emit,
 )
@@ -42,8 +44,11 @@ __all__ = [
     "ComposerState",
     "composer_state",
     "do_add_note",
+    "do_allow_tagged_sends",
     "do_mark_read",
+    "do_retry_message",
     "do_send_message",
+    "do_set_contact_attributes",
     "do_update_conversation",
 ]
 
@@ -125,6 +130,8 @@ def do_send_message(
     decision = judge(conversation, human=human, tag=tag, now=now)
     if isinstance(decision, Refused):
         raise PagedeskError(decision.reason.value, refusal_message(decision), status=409)
+    if decision.tag and (stopped := tagged_sends_stopped(conversation)):
+        raise PagedeskError("tagged_sends_stopped", stopped, status=409)
     content = build_message(
         text=text,
         attachment_url=attachment_url,
@@ -200,6 +207,67 @@ def do_send_message(
 # --- notes ------------------------------------------------------------------------------
 
 
+def do_retry_message(*, message: Message, actor: Any | None) -> Message:
+    """Send a failed reply again: the same message and outbox entry, so the echo of
+    any earlier attempt still reconciles it. Refused when Meta may already have it
+    (the outcome of the last call is unknown), and on the same grounds as a new send
+    (the window, the page, the customer) — checked again now, not when it failed."""
+    now = timezone.now()
+    if actor is not None:
+        _require_member(message.workspace_id, actor)
+    with transaction.atomic():
+        row = Message.objects.select_for_update().get(pk=message.pk)
+        entry = OutboxEntry.objects.select_for_update().filter(message_id=row.pk).first()
+        failed = row.status == Message.Status.FAILED and row.direction == Message.Direction.OUTBOUND
+        if entry is None or not failed or entry.state != OutboxEntry.State.FAILED:
+            raise PagedeskError(
+                "not_retryable", "Only a reply that failed can be sent again.", status=409
+            )
+        if entry.outcome_unknown or row.mid:
+            raise PagedeskError(
+                "outcome_unknown",
+                "Meta may have received this message, so it is not sent again (that could "
+                "make a duplicate). If the customer did not get it, write a new reply.",
+                status=409,
+            )
+        conversation = _fresh(row.conversation)
+        channel = conversation.channel
+        if is_blocked(channel):
+            raise PagedeskError(
+                "channel_blocked", f"{channel.status_reason.rstrip('.')}.", status=409
+            )
+        unreachable = conversation.contact.unreachable_reason
+        if unreachable and not conversation.is_group:
+            raise PagedeskError(
+                "contact_unreachable", f"The customer cannot be reached: {unreachable}", status=409
+            )
+        human = entry.draft_kind == OutboxEntry.DraftKind.HUMAN_REPLY
+        decision = judge(conversation, human=human, tag=entry.tag or None, now=now)
+        if isinstance(decision, Refused):
+            raise PagedeskError(decision.reason.value, refusal_message(decision), status=409)
+        if decision.tag and (stopped := tagged_sends_stopped(conversation)):
+            raise PagedeskError("tagged_sends_stopped", stopped, status=409)
+        waits = is_paused(channel)
+        entry.state = OutboxEntry.State.WAITING_CHANNEL if waits else OutboxEntry.State.PENDING
+        entry.failures = 0
+        entry.next_attempt_at = now
+        entry.last_error = ""
+        entry.graph_code = entry.graph_subcode = None
+        entry.save()
+        row.status, row.failed_reason = Message.Status.QUEUED, ""
+        row.save(update_fields=["status", "failed_reason"])
+        emit(
+            workspace_id=row.workspace_id,
+            kind=MESSAGE_UPDATED,
+            data={"conversation_id": row.conversation_id, "message_id": row.pk, "status": "queued"},
+        )
+        if not waits:
+            from pagedesk.delivery.tasks import enqueue
+
+            transaction.on_commit(lambda: enqueue([entry.pk]), robust=True)
+    return row
+
+
 def _mentioned(workspace_id: int, text: str) -> list[Any]:
     """Workspace members named as ``@email`` or ``@username`` in the text."""
     names = {match.rstrip(".").lower() for match in _MENTION.findall(text)}
@@ -250,7 +318,11 @@ def _labels(workspace_id: int, labels: Iterable[Label | str]) -> list[Label]:
             raise PagedeskError(
                 "invalid_label", f"Label names are 1 to {LABEL_MAX} characters.", status=422
             )
-        label, _ = Label.objects.get_or_create(workspace_id=workspace_id, name=name)
+        label, created = Label.objects.get_or_create(workspace_id=workspace_id, name=name)
+        if created:  # a new label is an admin change, like one made in the settings
+            from pagedesk.audit.actions import record
+
+            record(workspace_id=workspace_id, action="label.created", target=name)
         found.append(label)
     return found
 
@@ -330,3 +402,101 @@ def do_mark_read(*, conversation: Conversation, actor: Any | None) -> None:
 def composer_state(*, conversation: Conversation, now: datetime | None = None) -> ComposerState:
     """See :func:`pagedesk.delivery.policy_state.composer_state`."""
     return _composer_state(conversation=conversation, now=now)
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+ATTRIBUTE_KEY_MAX = 40
+ATTRIBUTE_VALUE_MAX = 500
+ATTRIBUTES_MAX = 50
+_ATTRIBUTE_KEY = re.compile(r"[^\W][\w .-]*\Z")
+
+
+def do_set_contact_attributes(
+    *, contact: Contact, actor: Any | None, changes: dict[str, str | None]
+) -> Contact:
+    """Set custom attributes of a contact ("plan": "gold"); a None or empty value
+    removes the attribute. Keys are 1-40 letters, digits, spaces, ``_ . -``."""
+    if actor is not None:
+        _require_member(contact.workspace_id, actor)
+    cleaned: dict[str, str | None] = {}
+    for raw_key, raw_value in changes.items():
+        key = " ".join(str(raw_key).split())
+        if not key or len(key) > ATTRIBUTE_KEY_MAX or not _ATTRIBUTE_KEY.match(key):
+            raise PagedeskError(
+                "invalid_attribute",
+                f"Attribute names are 1 to {ATTRIBUTE_KEY_MAX} letters, digits, spaces,"
+                " '_', '.' or '-', starting with a letter or digit.",
+                status=422,
+            )
+        value = None if raw_value is None else str(raw_value).strip()
+        if value is not None and len(value) > ATTRIBUTE_VALUE_MAX:
+            raise PagedeskError(
+                "invalid_attribute",
+                f"An attribute value is at most {ATTRIBUTE_VALUE_MAX} characters.",
+                status=422,
+            )
+        cleaned[key] = value or None
+    with transaction.atomic():
+        row = Contact.objects.select_for_update().get(pk=contact.pk)
+        attributes = dict(row.attributes or {})
+        for key, value in cleaned.items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        if len(attributes) > ATTRIBUTES_MAX:
+            raise PagedeskError(
+                "too_many_attributes",
+                f"A contact has at most {ATTRIBUTES_MAX} attributes; remove one first.",
+                status=422,
+            )
+        row.attributes = dict(sorted(attributes.items(), key=lambda item: item[0].lower()))
+        row.save(update_fields=["attributes", "updated_at"])
+        for conversation_id in Conversation.objects.filter(contact=row).values_list(
+            "pk", flat=True
+        )[:20]:
+            emit(
+                workspace_id=row.workspace_id,
+                kind=CONVERSATION_UPDATED,
+                data={"conversation_id": conversation_id, "contact_id": row.pk},
+            )
+    contact.attributes = row.attributes
+    return row
+
+
+def do_allow_tagged_sends(*, contact: Contact, actor: Any | None) -> Contact:
+    """Lift the stop after Meta's tag-misuse warning (owners and admins decide)."""
+    if (
+        actor is not None
+        and not Membership.objects.filter(
+            workspace_id=contact.workspace_id,
+            user_id=actor.pk,
+            role__in=(Membership.Role.OWNER, Membership.Role.ADMIN),
+        ).exists()
+    ):
+        raise PagedeskError(
+            "forbidden", "Only owners and admins can allow tagged messages again.", status=403
+        )
+    with transaction.atomic():
+        Contact.objects.filter(pk=contact.pk).update(
+            tagged_sends_stopped_at=None, updated_at=timezone.now()
+        )
+        from pagedesk.audit.actions import record
+
+        record(
+            workspace_id=contact.workspace_id,
+            action="contact.tagged_sends_allowed",
+            target=str(contact),
+            actor=actor,
+        )
+        for conversation_id in Conversation.objects.filter(contact_id=contact.pk).values_list(
+            "pk", flat=True
+        )[:20]:
+            emit(
+                workspace_id=contact.workspace_id,
+                kind=CONVERSATION_UPDATED,
+                data={"conversation_id": conversation_id, "contact_id": contact.pk},
+            )
+    contact.tagged_sends_stopped_at = None
+    return contact

@@ -65,11 +65,16 @@ def lane_key(event: WebhookEvent) -> str:
     return event.thread_key
 
 
-def handle(row: InboundEvent) -> None:
-    event = parse_event(row.object, row.page_id, row.payload, container=row.container)  # type: ignore[arg-type]
+def handle(row: InboundEvent, event: WebhookEvent | None = None) -> list[live.Pending]:
+    """Apply one event; returns the live events to emit, last, in the same transaction.
+
+    ``event`` is the row parsed already (by the split), to save parsing it again.
+    """
+    if event is None:
+        event = parse_event(row.object, row.page_id, row.payload, container=row.container)  # type: ignore[arg-type]
     context = _Context(row, event)
     HANDLERS.get(event.kind, _on_unsupported)(context)
-    context.flush_live_events()
+    return context.live_events
 
 
 class _Context:
@@ -82,7 +87,10 @@ class _Context:
         self.workspace_id = row.workspace_id
         self.is_group = lane_key(event) != event.thread_key
         self._conversation: Conversation | None = None
-        self._live: list[tuple[str, dict[str, Any]]] = []
+        self._contacts: dict[str, Contact] = {}
+        # Emitted by the caller after the handler: on PostgreSQL the first emit takes the
+        # workspace's event-order lock until commit (see pagedesk.live.emit).
+        self.live_events: list[live.Pending] = []
 
     @property
     def at(self) -> datetime:
@@ -94,44 +102,54 @@ class _Context:
 
     def contact(self, psid: str | None = None) -> Contact:
         psid = psid or self.event.customer_id or self.row.thread_key
-        contact, created = Contact.objects.get_or_create(
-            channel=self.channel, psid=psid, defaults={"workspace_id": self.workspace_id}
-        )
-        if not psid.startswith("user_ref:") and _profile_due(contact, created):
+        contact = self._contacts.get(psid)
+        if contact is None:
+            contact, created = Contact.objects.get_or_create(
+                channel=self.channel, psid=psid, defaults={"workspace_id": self.workspace_id}
+            )
+            self._remember(contact, created)
+        return contact
+
+    def _remember(self, contact: Contact, created: bool) -> None:
+        self._contacts[contact.psid] = contact
+        if not contact.psid.startswith("user_ref:") and _profile_due(contact, created):
             from pagedesk.inbox.tasks import fetch_contact_profile
 
             transaction.on_commit(lambda: fetch_contact_profile(contact.pk))
-        return contact
 
     def conversation(self) -> Conversation:
         if self._conversation is None:
-            customer = self.contact()
-            conversation, created = Conversation.objects.get_or_create(
-                channel=self.channel,
-                thread_key=self.row.thread_key,
-                defaults={
-                    "workspace_id": self.workspace_id,
-                    "contact": customer,
-                    "is_group": self.is_group,
-                },
+            # The common case, a known thread: the conversation and its contact in one query.
+            # (Unique, so no ``first()``: its ORDER BY costs more to build than to run.)
+            found = (
+                Conversation.objects.select_related("contact")
+                .only(*_CONVERSATION_FIELDS)
+                .filter(channel=self.channel, thread_key=self.row.thread_key)[:1]
             )
+            conversation = next(iter(found), None)
+            if conversation is None:
+                customer = self.contact()
+                conversation, created = Conversation.objects.get_or_create(
+                    channel=self.channel,
+                    thread_key=self.row.thread_key,
+                    defaults={
+                        "workspace_id": self.workspace_id,
+                        "contact": customer,
+                        "is_group": self.is_group,
+                    },
+                )
+                if created:
+                    self.emit(live.CONVERSATION_CREATED, conversation_id=conversation.pk)
+            elif conversation.contact.psid not in self._contacts:
+                self._remember(conversation.contact, False)
             if self.is_group:
-                Participant.objects.get_or_create(conversation=conversation, contact=customer)
-            if created:
-                self.emit(live.CONVERSATION_CREATED, conversation_id=conversation.pk)
+                Participant.objects.get_or_create(conversation=conversation, contact=self.contact())
             self._conversation = conversation
         return self._conversation
 
     def emit(self, kind: str, **data: Any) -> None:
         """Tell agents' screens what changed, once the handler is done."""
-        self._live.append((kind, data))
-
-    def flush_live_events(self) -> None:
-        # Last thing in the event's transaction: on PostgreSQL the first emit takes the
-        # workspace's event-order lock until commit (see pagedesk.live.emit).
-        for kind, data in self._live:
-            live.emit(workspace_id=self.workspace_id, kind=kind, data=data)
-        self._live.clear()
+        self.live_events.append(live.Pending(self.workspace_id, kind, data))
 
     def created(self, message: Message) -> None:
         self.emit(
@@ -158,6 +176,17 @@ class _Context:
 
     def extra(self) -> dict[str, Any]:
         return {"standby": True} if self.event.is_standby else {}
+
+
+# What the handlers read of a known conversation and its contact: fetching only these
+# halves the cost of the query (more are loaded on first use, should a handler need them).
+_CONVERSATION_FIELDS = (
+    *("id", "workspace_id", "channel_id", "thread_key", "contact_id", "is_group", "status"),
+    *("last_customer_message_at", "last_message_at", "delivery_watermark", "read_watermark"),
+    *("contact__id", "contact__workspace_id", "contact__channel_id", "contact__psid"),
+    *("contact__profile_fetched_at", "contact__first_source", "contact__first_ref"),
+    *("contact__latest_source", "contact__latest_referral_at"),
+)
 
 
 def _profile_due(contact: Contact, created: bool) -> bool:
@@ -200,10 +229,23 @@ def _on_message(c: _Context) -> None:
         sent_at=c.at,
     )
     _store_attachments(row, message)
+    after_ad = _first_after_an_ad(message, contact, conversation)
     if message.referral is not None:
         _attribute(contact, message.referral, c.at)
-    _customer_spoke(c, conversation, c.at)
+    _customer_spoke(c, conversation, c.at, ad_message=after_ad)
     c.created(row)
+
+
+def _first_after_an_ad(message: ev.Message, contact: Contact, conversation: Conversation) -> bool:
+    """The customer's first message after a click-to-Messenger ad: it carries the ad's
+    referral, or the ad's referral event came after their previous message."""
+    referral = message.referral
+    if referral is not None:
+        return bool(referral.ad_id) or referral.source == "ADS"
+    if contact.latest_source != "ADS" or contact.latest_referral_at is None:
+        return False
+    previous = conversation.last_customer_message_at
+    return previous is None or contact.latest_referral_at >= previous
 
 
 def _reply_to_story(message: ev.Message) -> dict[str, Any]:
@@ -238,10 +280,18 @@ def _store_attachments(row: Message, message: ev.Message) -> None:
 
 
 def _customer_spoke(
-    c: _Context, conversation: Conversation, at: datetime, *, unread: bool = True
+    c: _Context,
+    conversation: Conversation,
+    at: datetime,
+    *,
+    unread: bool = True,
+    ad_message: bool = False,
 ) -> None:
-    """A customer action: it opens the messaging window and reopens a done conversation."""
+    """A customer action: it opens the messaging window and reopens a done conversation.
+    ``ad_message``: the first message after an ad click, which opens a 7-day window."""
     updates: dict[str, Any] = {"status": Conversation.Status.OPEN, "updated_at": timezone.now()}
+    if ad_message:
+        updates["ad_message_at"] = at
     if conversation.last_customer_message_at is None or at > conversation.last_customer_message_at:
         updates["last_customer_message_at"] = at
     if conversation.last_message_at is None or at > conversation.last_message_at:

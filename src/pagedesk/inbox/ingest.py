@@ -2,52 +2,145 @@
 
 Two steps, both idempotent:
 
-1. ``do_split_webhook`` turns an accepted RawWebhook into one InboundEvent row per
-   event (unique by delivery and index), in one transaction.
-2. ``do_process_lane`` processes the pending events of one thread in Meta's order
-   (timestamp, then arrival), one transaction per event, holding the thread's lane
-   row so two workers never interleave a thread. A failing event is retried with
-   backoff and, after ``PAGEDESK_INGEST_MAX_ATTEMPTS``, parked as dead (visible,
-   replayable) so the rest of the thread can go on.
+1. Split: an accepted RawWebhook becomes one InboundEvent row per event (unique by
+   delivery and index).
+2. Process: the pending events of a thread run in Meta's order (timestamp, then
+   arrival), holding the thread's lane so two workers never interleave a thread.
 
-A worker killed at any point leaves either a committed event or a pending one; the
-sweeper (see tasks) re-enqueues whatever is pending, and the unique keys on Meta's
-ids turn a second run into a no-op.
+The fast path (``do_ingest_webhook``, ``do_process_lane``) does a batch of events in
+one transaction: the split of a delivery and the events of every thread it touches,
+or a lane's pending events, up to ``BATCH`` of them. That keeps every guarantee of
+one transaction per event (a batch commits all its events with their live events,
+or none; a second run is a no-op thanks to the unique keys on Meta's ids) at a
+fraction of the cost. If a handler raises, the whole batch rolls back and is redone
+one event per transaction (``_process_event_by_event``), where the failing event is
+retried with backoff and, after ``PAGEDESK_INGEST_MAX_ATTEMPTS``, parked as dead
+(visible, replayable) so the rest of the thread can go on.
+
+Lanes: on PostgreSQL a ThreadLane row is locked per thread (in one sorted order, so
+two batches never deadlock). SQLite needs none: pagedesk's transactions take the
+database's single write lock at ``BEGIN``, so two transactions never overlap.
+
+A worker killed at any point leaves either committed events or pending ones; the
+sweeper (see tasks) re-enqueues whatever is pending.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
 from pagedesk.core.models import Channel, RawWebhook
+from pagedesk.edge.write_turns import write_turn
 from pagedesk.inbox import handlers
 from pagedesk.inbox.models import InboundEvent, ThreadLane
+from pagedesk.live import emit as live
+from pagedesk.messenger.events import WebhookEvent
 from pagedesk.messenger.webhook import WebhookParseError, container_of, parse_webhook
 
 log = logging.getLogger(__name__)
 
-LANE_BATCH = 500  # events handled per task run before yielding to other lanes
+Lane = tuple[int, str]  # (channel id, thread key)
+Parsed = dict[tuple[int, int], WebhookEvent]  # (raw webhook id, index) → its event
+BATCH = 100  # events per transaction at most (on SQLite the write lock is held that long)
+TAKE_ALONG = 7  # waiting deliveries processed with the one a job is for (see below)
+LANE_BATCH = 500  # events handled one by one per task run before yielding to other lanes
 
 
-def do_split_webhook(*, raw_webhook_id: int) -> list[tuple[int, str]]:
+class _HandlerFailed(Exception):
+    """A handler raised inside a batch: the batch is rolled back and redone event by event."""
+
+
+def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
+    """Split an accepted delivery and process the threads it touches.
+
+    Deliveries that wait behind it (accepted, not split yet) come along, up to
+    ``TAKE_ALONG``: when the worker falls behind, the cost of a transaction is
+    shared by more events instead of the backlog growing. Their own jobs then find
+    nothing left to do. Returns the lanes to run again, with the seconds to wait
+    (0: more to do).
+    """
+    if not _has_work(raw_webhook_id):  # a cheap read, no write lock: the common no-op
+        return {}
+    raw_ids = [raw_webhook_id]
+    try:
+        with write_turn(), transaction.atomic():
+            raws = _lock_raws(raw_webhook_id)
+            raw_ids = [raw.pk for raw in raws]
+            split = _Split()
+            for raw in raws:
+                if raw.split_at is None:
+                    split.add(raw)
+                else:  # split before, by a run that did not get to process it
+                    split.lanes.update(dict.fromkeys(_pending_lanes(raw.pk)))
+            split.save()
+            channels = {c.pk: c for c in split.channels.values() if c is not None}
+            return _process_batch(list(split.lanes), split.parsed, channels)
+    except _HandlerFailed:
+        pass
+    later: dict[Lane, float] = {}
+    for raw_id in raw_ids:
+        for channel_id, thread_key in do_split_webhook(raw_webhook_id=raw_id):
+            retry_in = _process_event_by_event(channel_id, thread_key)
+            if retry_in is not None:
+                later[(channel_id, thread_key)] = retry_in
+    return later
+
+
+def _has_work(raw_webhook_id: int) -> bool:
+    pending = Q(events__state=InboundEvent.State.PENDING)
+    return (
+        RawWebhook.objects.filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
+        .filter(Q(split_at__isnull=True) | pending)
+        .exists()
+    )
+
+
+def _lock_raws(raw_webhook_id: int) -> list[RawWebhook]:
+    """The delivery, and up to TAKE_ALONG others waiting to be split, held until commit."""
+    raw = _lock_raw(raw_webhook_id)
+    if raw is None:
+        return []
+    others = (
+        RawWebhook.objects.select_for_update(skip_locked=True)  # never wait for another worker
+        .filter(status=RawWebhook.Status.ACCEPTED, split_at__isnull=True)
+        .exclude(pk=raw.pk)
+        .only("id", "body", "split_at", "error")
+        .order_by("id")[:TAKE_ALONG]
+    )
+    return [raw, *others]
+
+
+def do_split_webhook(*, raw_webhook_id: int) -> list[Lane]:
     """Split an accepted RawWebhook into InboundEvents (idempotent); returns its lanes."""
-    with transaction.atomic():
-        raw = (
-            RawWebhook.objects.select_for_update()
-            .filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
-            .first()
-        )
+    with write_turn(), transaction.atomic():
+        raw = _lock_raw(raw_webhook_id)
         if raw is None:
             return []
         if raw.split_at is None:
-            _split(raw)
+            split = _Split()
+            split.add(raw)
+            split.save()
+    return _pending_lanes(raw_webhook_id)
+
+
+def _lock_raw(raw_webhook_id: int) -> RawWebhook | None:
+    found = (
+        RawWebhook.objects.select_for_update()
+        .filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
+        .only("id", "body", "split_at", "error")[:1]
+    )
+    return next(iter(found), None)
+
+
+def _pending_lanes(raw_webhook_id: int) -> list[Lane]:
     return list(
         InboundEvent.objects.filter(raw_webhook_id=raw_webhook_id, state=InboundEvent.State.PENDING)
         .values_list("channel_id", "thread_key")
@@ -55,54 +148,161 @@ def do_split_webhook(*, raw_webhook_id: int) -> list[tuple[int, str]]:
     )
 
 
-def _split(raw: RawWebhook) -> None:
-    try:
-        batch = parse_webhook(bytes(raw.body))
-    except WebhookParseError as exc:
-        raw.error = f"not processed: {exc}"
-        raw.split_at = timezone.now()
-        raw.save(update_fields=["error", "split_at"])
-        return
-    channels = {
-        c.page_id: c for c in Channel.objects.filter(page_id__in={e.page_id for e in batch})
-    }
-    rows, kinds, unknown = [], Counter[str](), set()
-    for index, event in enumerate(batch):
-        channel = channels.get(event.page_id)
-        if channel is None:  # the channel was removed after the delivery was accepted
-            unknown.add(event.page_id)
-            continue
-        kinds[event.kind.value] += 1
-        rows.append(
-            InboundEvent(
-                raw_webhook=raw,
-                index=index,
-                workspace_id=channel.workspace_id,
-                channel=channel,
-                thread_key=handlers.lane_key(event),
-                kind=event.kind.value,
-                object=event.object,
-                page_id=event.page_id,
-                container=container_of(event),
-                is_standby=event.is_standby,
-                timestamp_ms=event.timestamp,
-                payload=event.raw,
+class _Split:
+    """Deliveries being split in one transaction: their events, lanes and channels."""
+
+    def __init__(self) -> None:
+        self.rows: list[InboundEvent] = []
+        self.lanes: dict[Lane, None] = {}  # in order of appearance
+        self.parsed: Parsed = {}
+        self.channels: dict[str, Channel | None] = {}  # by page id; None: not connected
+
+    def add(self, raw: RawWebhook) -> None:
+        try:
+            batch = parse_webhook(bytes(raw.body))
+        except WebhookParseError as exc:
+            raw.error = f"not processed: {exc}"
+            raw.split_at = timezone.now()
+            raw.save(update_fields=["error", "split_at"])
+            return
+        new_pages = {e.page_id for e in batch} - self.channels.keys()
+        if new_pages:
+            self.channels.update(dict.fromkeys(new_pages))
+            self.channels.update((c.page_id, c) for c in _channels(Q(page_id__in=new_pages)))
+        kinds, unknown = Counter[str](), set()
+        count = 0
+        for index, event in enumerate(batch):
+            channel = self.channels[event.page_id]
+            if channel is None:  # the channel was removed after the delivery was accepted
+                unknown.add(event.page_id)
+                continue
+            count += 1
+            kinds[event.kind.value] += 1
+            thread_key = handlers.lane_key(event)
+            self.lanes[(channel.pk, thread_key)] = None
+            self.parsed[(raw.pk, index)] = event
+            self.rows.append(
+                InboundEvent(
+                    raw_webhook=raw,
+                    index=index,
+                    workspace_id=channel.workspace_id,
+                    channel=channel,
+                    thread_key=thread_key,
+                    kind=event.kind.value,
+                    object=event.object,
+                    page_id=event.page_id,
+                    container=container_of(event),
+                    is_standby=event.is_standby,
+                    timestamp_ms=event.timestamp,
+                    payload=event.raw,
+                )
             )
-        )
-    InboundEvent.objects.bulk_create(rows, ignore_conflicts=True)
-    raw.event_count = len(rows)
-    raw.event_kinds = ", ".join(
-        f"{kind} x{n}" if n > 1 else kind for kind, n in sorted(kinds.items())
-    )[:1024]
-    if unknown:
-        raw.error = f"events for unconnected page(s) {sorted(unknown)} were skipped"
-    raw.split_at = timezone.now()
-    raw.save(update_fields=["event_count", "event_kinds", "error", "split_at"])
+        raw.event_count = count
+        raw.event_kinds = ", ".join(
+            f"{kind} x{n}" if n > 1 else kind for kind, n in sorted(kinds.items())
+        )[:1024]
+        if unknown:
+            raw.error = f"events for unconnected page(s) {sorted(unknown)} were skipped"
+        raw.split_at = timezone.now()
+        raw.save(update_fields=["event_count", "event_kinds", "error", "split_at"])
+
+    def save(self) -> None:
+        """Write the events of every delivery added, in one statement."""
+        InboundEvent.objects.bulk_create(self.rows, ignore_conflicts=True)
+        self.rows = []
+
+
+def _channels(where: Q) -> list[Channel]:
+    # What handlers use of their channel; loading (and decrypting) every column of it
+    # cost more than the query. Anything else is loaded on first use.
+    return list(Channel.objects.filter(where).only("id", "workspace_id", "page_id", "kind"))
+
+
+def _lane_filter(lanes: Iterable[Lane]) -> Q:
+    where = Q(pk__in=[])
+    for channel_id, thread_key in lanes:
+        where |= Q(channel_id=channel_id, thread_key=thread_key)
+    return where
+
+
+def _lock_lanes(lanes: Collection[Lane]) -> None:
+    """Hold the lanes until commit. Only where rows can be locked (see the module doc)."""
+    if not lanes or not connection.features.has_select_for_update:
+        return
+    ordered = sorted(lanes)  # one order for everyone: no deadlock between batches
+    ThreadLane.objects.bulk_create(
+        [ThreadLane(channel_id=c, thread_key=t) for c, t in ordered], ignore_conflicts=True
+    )
+    locked = (
+        ThreadLane.objects.select_for_update()
+        .filter(_lane_filter(ordered))
+        .order_by("channel_id", "thread_key")
+        .values_list("id", flat=True)
+    )
+    list(locked)
 
 
 def do_process_lane(*, channel_id: int, thread_key: str) -> float | None:
-    """Process a thread's pending events in order; seconds until a retry is due, or None."""
-    ThreadLane.objects.get_or_create(channel_id=channel_id, thread_key=thread_key)
+    """Process a thread's pending events in order; seconds until it needs another run, or None."""
+    lane = (channel_id, thread_key)
+    try:
+        with write_turn(), transaction.atomic():
+            return _process_batch([lane], {}, {}).get(lane)
+    except _HandlerFailed:
+        return _process_event_by_event(channel_id, thread_key)
+
+
+def _process_batch(
+    lanes: list[Lane], parsed: Parsed, channels: dict[int, Channel]
+) -> dict[Lane, float]:
+    """Handle the lanes' pending events, in the caller's transaction; raises _HandlerFailed.
+
+    Returns the lanes that need another run: a retry not yet due, or more than a batch.
+    """
+    if not lanes:
+        return {}
+    _lock_lanes(lanes)
+    pending = list(
+        InboundEvent.objects.filter(_lane_filter(lanes), state=InboundEvent.State.PENDING)
+        .defer("last_error")
+        .order_by("channel_id", "thread_key", "timestamp_ms", "id")[: BATCH + 1]
+    )
+    later: dict[Lane, float] = {}
+    if len(pending) > BATCH:
+        pending.pop()
+        # The last lane may be cut short, and lanes ordered after it were not reached.
+        seen = {(e.channel_id, e.thread_key) for e in pending}
+        last = (pending[-1].channel_id, pending[-1].thread_key)
+        later = {lane: 0.0 for lane in lanes if lane not in seen or lane == last}
+    missing = {e.channel_id for e in pending} - channels.keys()
+    if missing:
+        channels = {**channels, **{c.pk: c for c in _channels(Q(pk__in=missing))}}
+    now = timezone.now()
+    done: list[int] = []
+    live_events: list[live.Pending] = []
+    for event in pending:
+        lane = (event.channel_id, event.thread_key)
+        if lane in later and later[lane] > 0:
+            continue  # an earlier event of the thread waits for its retry: so do the others
+        if event.next_attempt_at and event.next_attempt_at > now:
+            later[lane] = max((event.next_attempt_at - now).total_seconds(), 0.05)
+            continue
+        event.channel = channels[event.channel_id]
+        try:
+            live_events += handlers.handle(event, parsed.get((event.raw_webhook_id, event.index)))
+        except Exception as exc:
+            raise _HandlerFailed from exc
+        done.append(event.pk)
+    if done:
+        InboundEvent.objects.filter(pk__in=done).update(
+            state=InboundEvent.State.DONE, processed_at=now, last_error=""
+        )
+    live.emit_many(live_events)  # last: see pagedesk.live.emit
+    return later
+
+
+def _process_event_by_event(channel_id: int, thread_key: str) -> float | None:
+    """The careful path: one transaction per event, a failure recorded on its event."""
     for _ in range(LANE_BATCH):
         outcome = _process_next(channel_id, thread_key)
         if outcome is None:
@@ -115,10 +315,11 @@ def do_process_lane(*, channel_id: int, thread_key: str) -> float | None:
 def _process_next(channel_id: int, thread_key: str) -> float | None:
     """Handle the lane's next event. None: nothing left; 0: handled; > 0: retry in N s."""
     now = timezone.now()
-    with transaction.atomic():
-        ThreadLane.objects.select_for_update().get(channel_id=channel_id, thread_key=thread_key)
+    with write_turn(), transaction.atomic():
+        _lock_lanes([(channel_id, thread_key)])
         event = (
-            InboundEvent.objects.select_for_update()
+            InboundEvent.objects.select_related("channel")
+            .defer("channel__page_access_token", "channel__app_secret")
             .filter(channel_id=channel_id, thread_key=thread_key, state=InboundEvent.State.PENDING)
             .order_by("timestamp_ms", "id")
             .first()
@@ -130,7 +331,7 @@ def _process_next(channel_id: int, thread_key: str) -> float | None:
             return max((event.next_attempt_at - now).total_seconds(), 0.05)
         try:
             with transaction.atomic():
-                handlers.handle(event)
+                live.emit_many(handlers.handle(event))
         except Exception as exc:  # recorded on the event; the lane moves on or retries
             return _record_failure(event, exc, now)
         event.state = InboundEvent.State.DONE
@@ -140,7 +341,7 @@ def _process_next(channel_id: int, thread_key: str) -> float | None:
     return 0.0
 
 
-def _record_failure(event: InboundEvent, exc: Exception, now: object) -> float:
+def _record_failure(event: InboundEvent, exc: Exception, now: datetime) -> float:
     event.attempts += 1
     event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     if event.attempts >= settings.PAGEDESK_INGEST_MAX_ATTEMPTS:

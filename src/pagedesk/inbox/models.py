@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 from pagedesk.core.models import Channel, RawWebhook, Team, Workspace
 
@@ -33,6 +34,9 @@ class Contact(models.Model):
     )
     profile_fetched_at = models.DateTimeField(null=True, blank=True)
     unreachable_reason = models.TextField(blank=True)  # blocked the page, deactivated, …
+    # Meta warned about tagged messages to this person (613 / 2018338): pagedesk sends
+    # them nothing tagged until an admin allows it again.
+    tagged_sends_stopped_at = models.DateTimeField(null=True, blank=True)
     # Attribution: how the customer first came, and most recently came, into the thread.
     first_source = models.CharField(max_length=64, blank=True)
     first_ref = models.TextField(blank=True)
@@ -43,6 +47,8 @@ class Contact(models.Model):
     latest_ad_id = models.CharField(max_length=64, blank=True)
     latest_comment_id = models.CharField(max_length=128, blank=True)
     latest_referral_at = models.DateTimeField(null=True, blank=True)
+    # What the business knows about the customer: {"plan": "gold", "order": "A-1042"}.
+    attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -96,6 +102,9 @@ class Conversation(models.Model):
     labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
     # Start of the messaging window: the customer's latest message or postback.
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    # The customer's first message after a click-to-Messenger ad: the window then lasts
+    # up to 7 days from it.
+    ad_message_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
     # Receipts: every page message sent at or before these (ms) is delivered / read.
@@ -109,7 +118,18 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "thread_key"], name="one_conv_per_thread")
         ]
-        indexes = [models.Index(fields=["workspace", "status", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["workspace", "status", "-updated_at"]),
+            # The inbox list's order (most recent activity first), so a page of it is
+            # read from the index instead of sorting every open conversation.
+            models.Index(
+                F("workspace"),
+                F("status"),
+                Coalesce("last_message_at", "created_at").desc(),
+                F("id").desc(),
+                name="inbox_conversation_activity",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"conversation #{self.pk} with {self.contact}"

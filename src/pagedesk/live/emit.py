@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -43,6 +44,14 @@ _KIND = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*\Z")
 _LOCK_NAMESPACE = 0x4C495645  # "LIVE": keeps these advisory locks apart from others
 
 
+class Pending(NamedTuple):
+    """An event to emit later in the same transaction (see :func:`emit_many`)."""
+
+    workspace_id: int
+    kind: str
+    data: dict[str, Any]
+
+
 def emit(*, workspace_id: int, kind: str, data: dict[str, Any]) -> None:
     """Append an event to the workspace's live log, in the caller's transaction.
 
@@ -50,15 +59,38 @@ def emit(*, workspace_id: int, kind: str, data: dict[str, Any]) -> None:
     workspace's followers are woken. Outside a transaction the event commits
     at once. Raises ``ValueError`` for a malformed kind or oversized data.
     """
+    emit_many([Pending(workspace_id, kind, data)])
+
+
+def emit_many(events: Sequence[Pending]) -> None:
+    """Like :func:`emit` for several events (of any workspaces), in one ``INSERT``.
+
+    Ids follow the order of ``events``; each workspace is woken once, on commit,
+    with its newest id.
+    """
+    if not events:
+        return
+    for event in events:
+        _check(event.kind, event.data)
+    with transaction.atomic(savepoint=False):  # joins the caller's transaction, if any
+        for workspace_id in sorted({e.workspace_id for e in events}):  # one lock order
+            _serialise_workspace(workspace_id)
+        rows = LiveEvent.objects.bulk_create(
+            LiveEvent(workspace_id=e.workspace_id, kind=e.kind, data=e.data) for e in events
+        )
+        newest: dict[int, int] = {}
+        for row in rows:
+            newest[row.workspace_id] = max(newest.get(row.workspace_id, 0), row.pk)
+        for workspace_id, last_id in newest.items():
+            transaction.on_commit(partial(wakeup.announce, workspace_id, last_id), robust=True)
+
+
+def _check(kind: str, data: dict[str, Any]) -> None:
     if len(kind) > MAX_KIND_LENGTH or not _KIND.match(kind):
         raise ValueError(f"live event kind must look like 'message.created', not {kind!r}")
     size = len(json.dumps(data, separators=(",", ":")))
     if size > MAX_DATA_BYTES:
         raise ValueError(f"live event data is {size} bytes; keep it under {MAX_DATA_BYTES}")
-    with transaction.atomic(savepoint=False):  # joins the caller's transaction, if any
-        _serialise_workspace(workspace_id)
-        event = LiveEvent.objects.create(workspace_id=workspace_id, kind=kind, data=data)
-        transaction.on_commit(partial(wakeup.announce, workspace_id, event.pk), robust=True)
 
 
 def _serialise_workspace(workspace_id: int) -> None:

@@ -9,9 +9,10 @@ so memory stays bounded per workspace and per stream.
 
 When to fetch: wake-up hints (:mod:`pagedesk.live.wakeup`) and polling, one
 query for all followed workspaces. In embedded mode the poller runs every
-``POLL_FAST`` seconds, since the worker is another process and cannot hint us;
-with a healthy Redis subscription only every ``POLL_SAFETY`` seconds, to catch
-hints a publisher lost; and at ``POLL_FAST`` again while Redis is unreachable.
+``POLL_FAST`` seconds, to catch what the other processes' datagram hints miss
+(a full socket buffer drops them); with a healthy Redis subscription only every
+``POLL_SAFETY`` seconds, to catch hints a publisher lost; and at ``POLL_FAST``
+again while Redis is unreachable.
 
 Everything here runs on one event loop (a :class:`Hub` per loop); database
 reads go through one dedicated thread (:class:`Reader`).
@@ -256,7 +257,14 @@ class Hub:
 
     def _start(self) -> None:
         _hubs.setdefault(self.loop, self)
-        self._stop_listening = wakeup.listen(self.loop, self.hint)
+        stop_local = wakeup.listen(self.loop, self.hint)
+        stop_datagrams = wakeup.listen_datagrams(self.loop, self.hint)
+
+        def stop_listening() -> None:
+            stop_local()
+            stop_datagrams()
+
+        self._stop_listening = stop_listening
         self._tasks = [self.loop.create_task(self._poll_forever())]
         url = wakeup.redis_url()
         if url is not None:

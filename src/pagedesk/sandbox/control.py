@@ -144,6 +144,18 @@ async def clear_deliveries(request: Request, state: SandboxState, data: dict[str
 
 
 @control
+async def list_sends(request: Request, state: SandboxState, data: dict[str, Any]) -> Any:
+    since = int(request.query_params.get("since", "0") or 0)
+    return {"data": [record for record in state.sends if record["id"] > since]}
+
+
+@control
+async def clear_sends(request: Request, state: SandboxState, data: dict[str, Any]) -> Any:
+    state.sends.clear()
+    return {"success": True}
+
+
+@control
 async def flush(request: Request, state: SandboxState, data: dict[str, Any]) -> Any:
     check_fields(data, {"timeout": (int, float)})
     dispatcher: WebhookDispatcher = request.app.state.dispatcher
@@ -183,6 +195,9 @@ PAGE_SETTINGS: dict[str, Any] = {
     "customer_matching_enabled": bool,
     "tag_misuse_flagged": bool,
     "fail_next_sends": int,
+    "slow_next_sends": int,
+    "slow_send_seconds": (int, float),
+    "slow_sends_deliver": bool,
     "allowed_tags": list,
 }
 
@@ -190,6 +205,8 @@ PAGE_SETTINGS: dict[str, Any] = {
 def _apply_page_settings(state: SandboxState, page: Page, data: dict[str, Any]) -> None:
     check_range(data, "rate_limit_per_second", 0.001, 1_000_000)
     check_range(data, "fail_next_sends", 0, 1_000_000)
+    check_range(data, "slow_next_sends", 0, 1_000_000)
+    check_range(data, "slow_send_seconds", 0, 600)
     tags = data.get("allowed_tags")
     if tags is not None and not all(isinstance(tag, str) for tag in tags):
         raise ControlError(400, "allowed_tags must be a list of tag names")
@@ -305,6 +322,8 @@ routes: list[Route] = [
     Route("/_sandbox/clock", set_clock, methods=["POST"]),
     Route("/_sandbox/deliveries", list_deliveries, methods=["GET"]),
     Route("/_sandbox/deliveries", clear_deliveries, methods=["DELETE"]),
+    Route("/_sandbox/sends", list_sends, methods=["GET"]),
+    Route("/_sandbox/sends", clear_sends, methods=["DELETE"]),
     Route("/_sandbox/flush", flush, methods=["POST"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/state", dump_state, methods=["GET"]),

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pagedesk.sandbox import errors, ids, media, messenger_profile, send_api
+from pagedesk.sandbox import errors, ids, media, messenger_profile, send_faults
 from pagedesk.sandbox.errors import GraphError
 from pagedesk.sandbox.httpio import access_token, graph_error_response, graph_response, read_params
 from pagedesk.sandbox.models import WEBHOOK_FIELDS, Customer, Page, Persona, UploadedAttachment
@@ -42,6 +42,7 @@ class GraphCall:
     method: str
     params: dict[str, Any]
     path: list[str]
+    send_record: send_faults.Record | None = None  # a Send API call's log entry
 
     def token(self) -> str | None:
         return access_token(self.request, self.params)
@@ -73,11 +74,14 @@ async def graph_endpoint(request: Request) -> Response:
     state: SandboxState = request.app.state.sandbox
     segments = [part for part in request.path_params.get("path", "").split("/") if part]
     version = segments.pop(0) if segments and VERSION.match(segments[0]) else None
+    method = request.method.upper()
+    record = None
     try:
         params = await read_params(request)
-        call = GraphCall(state, request, request.method.upper(), params, segments)
-        result = await _dispatch(call)
+        record = send_faults.log_call(state, method, segments, params)
+        result = await _dispatch(GraphCall(state, request, method, params, segments, record))
     except GraphError as error:
+        send_faults.log_error(record, error)
         return graph_error_response(error, version=version)
     finally:
         if request.method.upper() != "GET":
@@ -228,7 +232,7 @@ def _debug_token(call: GraphCall) -> dict[str, Any]:
 
 
 async def _messages(call: GraphCall, page: Page) -> dict[str, Any]:
-    return send_api.send(call.state, page, call.params)
+    return await send_faults.send(call.state, page, call.params, call.send_record)
 
 
 async def _message_attachments(call: GraphCall, page: Page) -> dict[str, Any]:

@@ -59,6 +59,9 @@ class Page:
     customer_matching_enabled: bool = True
     tag_misuse_flagged: bool = False
     fail_next_sends: int = 0
+    slow_next_sends: int = 0  # these answer after slow_send_seconds (see send_faults)
+    slow_send_seconds: float = 30.0
+    slow_sends_deliver: bool = True  # False: the slow call hangs, then fails unsent
     allowed_tags: list[str] = field(default_factory=lambda: list(CURRENT_TAGS))
     messenger_profile: dict[str, Any] = field(default_factory=dict)
     default_post_id: str | None = None

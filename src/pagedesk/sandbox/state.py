@@ -32,6 +32,7 @@ from pagedesk.sandbox.models import (
 
 T = TypeVar("T")
 DELIVERY_LOG_LIMIT = 2000
+SEND_LOG_LIMIT = 10_000
 SNAPSHOT_VERSION = 1
 
 # Which subscription field a messaging event needs, by the key that names the event.
@@ -79,6 +80,8 @@ class SandboxState:
         self.outbox: deque[QueuedEvent] = deque()
         self.deliveries: list[dict[str, Any]] = []
         self._delivery_seq = 0
+        self.sends: list[dict[str, Any]] = []  # every Send API call (send_faults)
+        self._send_seq = 0
         self._listeners: list[Callable[[], None]] = []
         self._send_times: dict[str, deque[float]] = {}
         self.uploads: dict[str, MediaFile] = {}  # POST /_sandbox/media, oldest first
@@ -106,6 +109,7 @@ class SandboxState:
         self.clock.reset()
         self.outbox.clear()
         self.deliveries.clear()
+        self.sends.clear()
         self._send_times.clear()
         self.uploads.clear()
         self.changed()
@@ -204,6 +208,13 @@ class SandboxState:
         record["id"] = self._delivery_seq
         self.deliveries.append(record)
         del self.deliveries[:-DELIVERY_LOG_LIMIT]
+        return record
+
+    def log_send(self, record: dict[str, Any]) -> dict[str, Any]:
+        self._send_seq += 1
+        record.update(id=self._send_seq, time=self.clock.now_ms())
+        self.sends.append(record)
+        del self.sends[:-SEND_LOG_LIMIT]
         return record
 
     # -- rate limiting -----------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+import zoneinfo
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
+from pagedesk.audit.actions import record
 from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import Workspace
 from pagedesk.web.models import CannedReply, OutboundUpload, UserPreference
@@ -27,15 +30,32 @@ def do_set_language(*, user: AbstractBaseUser, language: str) -> UserPreference:
     return preference
 
 
+def do_set_time_zone(*, user: AbstractBaseUser, time_zone: str) -> UserPreference:
+    """Remember the person's time zone (an IANA name; "" means UTC)."""
+    if time_zone and time_zone not in available_time_zones():
+        raise PagedeskError("invalid_time_zone", f"Unknown time zone {time_zone!r}.")
+    preference, _ = UserPreference.objects.update_or_create(
+        user=user, defaults={"time_zone": time_zone}
+    )
+    return preference
+
+
+@functools.cache
+def available_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def do_add_canned_reply(
     *, workspace: Workspace, shortcut: str, text: str, author: Any
 ) -> CannedReply:
     """Save a canned reply; refused when the workspace already has the shortcut."""
     try:
         with transaction.atomic():
-            return CannedReply.objects.create(
+            reply = CannedReply.objects.create(
                 workspace=workspace, shortcut=shortcut, text=text, created_by=author
             )
+            record(workspace_id=workspace.pk, action="canned_reply.created", target=f"/{shortcut}")
+            return reply
     except IntegrityError:
         raise PagedeskError(
             "shortcut_taken",
@@ -45,7 +65,13 @@ def do_add_canned_reply(
 
 
 def do_delete_canned_reply(*, reply: CannedReply) -> None:
-    reply.delete()
+    with transaction.atomic():
+        record(
+            workspace_id=reply.workspace_id,
+            action="canned_reply.deleted",
+            target=f"/{reply.shortcut}",
+        )
+        reply.delete()
 
 
 def do_store_outbound_upload(

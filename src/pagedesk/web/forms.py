@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from pagedesk.web.selectors import TABS, InboxFilters
+from pagedesk.web.selectors import SOURCES, TABS, InboxFilters
 
 MAX_MESSAGE_CHARS = 2000  # Meta's limit for a text message
 MAX_NOTE_CHARS = 10000
@@ -36,6 +36,10 @@ class LanguageForm(forms.Form):
     next = forms.CharField(required=False, max_length=2000)
 
 
+class TimeZoneForm(forms.Form):
+    time_zone = forms.CharField(max_length=64, required=False)
+
+
 class WorkspaceSwitchForm(forms.Form):
     workspace = forms.IntegerField(min_value=1)
 
@@ -44,6 +48,8 @@ class InboxFilterForm(forms.Form):
     tab = forms.ChoiceField(choices=[(t, t) for t in TABS], required=False)
     channel = forms.IntegerField(min_value=1, required=False)
     label = forms.IntegerField(min_value=1, required=False)
+    team = forms.IntegerField(min_value=1, required=False)
+    source = forms.ChoiceField(choices=[(s, s) for s in SOURCES], required=False)
     q = forms.CharField(max_length=200, required=False, strip=True)
     cursor = forms.CharField(max_length=200, required=False)
 
@@ -59,9 +65,19 @@ class InboxFilterForm(forms.Form):
             tab=data.get("tab") or "all",
             channel_id=data.get("channel"),
             label_id=data.get("label"),
+            team_id=data.get("team"),
+            source=data.get("source") or "",
             q=data.get("q") or "",
         )
         return filters, data.get("cursor") or ""
+
+
+class AttributeForm(forms.Form):
+    """One custom attribute of a contact (the action checks names and lengths)."""
+
+    key = forms.CharField(max_length=100)
+    value = forms.CharField(max_length=1000, required=False)
+    remove = forms.BooleanField(required=False)
 
 
 MAX_QUICK_REPLIES = 13  # Meta's limits

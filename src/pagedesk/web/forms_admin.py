@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +35,14 @@ class NameForm(forms.Form):
 
 class TeamMemberForm(forms.Form):
     user = forms.IntegerField(min_value=1)
+
+
+class TeamChannelsForm(forms.Form):
+    channels = forms.TypedMultipleChoiceField(coerce=int, required=False)
+
+    def __init__(self, *args: Any, channel_ids: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].choices = [(i, str(i)) for i in channel_ids]
 
 
 class LabelForm(forms.Form):

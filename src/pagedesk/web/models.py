@@ -12,6 +12,8 @@ class UserPreference(models.Model):
     )
     # Blank: follow the browser (Accept-Language) or the language cookie.
     language = models.CharField(max_length=8, blank=True)
+    # An IANA name ("Europe/Berlin"); blank: UTC. Times on every page are shown in it.
+    time_zone = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

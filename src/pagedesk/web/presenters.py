@@ -222,3 +222,14 @@ def person_name(user: Any) -> str:
 
 def is_inline_image(attachment: Attachment) -> bool:
     return attachment.content_type in INLINE_IMAGE_TYPES
+
+
+def source_choices() -> list[tuple[str, str]]:
+    """The inbox's "came through" filter: value (see selectors.SOURCES) and label."""
+    return [
+        ("link", _("m.me link")),
+        ("ad", _("Ad")),
+        ("qr", _("QR code")),
+        ("comment", _("Comment")),
+        ("widget", _("Website chat")),
+    ]

@@ -1,6 +1,8 @@
 """Reads for the agent web app. Every selector that touches customer data takes the
-caller's ``workspace`` keyword-only and filters by it, so another workspace's row is
-indistinguishable from a row that does not exist (404)."""
+caller's ``workspace`` (or ``viewer``, their membership) keyword-only and filters by
+it, so another workspace's row is indistinguishable from a row that does not exist
+(404). Conversations are further narrowed to what the viewer may see
+(:func:`visible_conversations`)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Count,
-    Exists,
     F,
     OuterRef,
     Prefetch,
@@ -28,6 +29,7 @@ from django.utils import timezone
 
 from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import Channel, Membership, Team, Workspace
+from pagedesk.inbox import search
 from pagedesk.inbox import selectors as inbox_selectors
 from pagedesk.inbox.models import Attachment, Conversation, Label, Message, Note, Reaction
 from pagedesk.web.models import CannedReply, UserPreference
@@ -53,6 +55,11 @@ def memberships_of(*, user: AbstractBaseUser) -> list[Membership]:
 def preferred_language(*, user: AbstractBaseUser) -> str:
     language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
     return language or ""
+
+
+def preferred_time_zone(*, user: AbstractBaseUser) -> str:
+    zone = UserPreference.objects.filter(user=user).values_list("time_zone", flat=True).first()
+    return zone or ""
 
 
 def members(*, workspace: Workspace) -> list[Membership]:
@@ -109,7 +116,43 @@ def channels(*, workspace: Workspace) -> list[Channel]:
     return list(Channel.objects.filter(workspace=workspace).order_by("name", "id"))
 
 
+# --- who sees what -----------------------------------------------------------------------
+
+
+def visible_conversations(*, viewer: Membership) -> QuerySet[Conversation]:
+    """The conversations a member may see.
+
+    Owners and admins see the whole workspace. An agent who belongs to a team sees
+    the conversations of the channels their teams answer, those handed to one of
+    their teams, and those assigned to them. An agent in no team sees the whole
+    workspace, so a small shop without teams works as one shared inbox.
+    """
+    rows = Conversation.objects.filter(workspace_id=viewer.workspace_id)
+    if viewer.role != Membership.Role.AGENT:
+        return rows
+    my_teams = Team.objects.filter(workspace_id=viewer.workspace_id, members=viewer.user_id)
+    if not my_teams.exists():
+        return rows
+    team_channels = Channel.objects.filter(workspace_id=viewer.workspace_id, teams__in=my_teams)
+    return rows.filter(
+        Q(assignee_id=viewer.user_id) | Q(team__in=my_teams) | Q(channel__in=team_channels)
+    )
+
+
+def visible_channels(*, viewer: Membership) -> list[Channel]:
+    """The channels whose conversations the viewer may see (for the channel filter)."""
+    rows = Channel.objects.filter(workspace_id=viewer.workspace_id)
+    if viewer.role == Membership.Role.AGENT:
+        my_teams = Team.objects.filter(workspace_id=viewer.workspace_id, members=viewer.user_id)
+        if my_teams.exists():
+            rows = rows.filter(teams__in=my_teams).distinct()
+    return list(rows.order_by("name", "id"))
+
+
 # --- the conversation list ----------------------------------------------------------------
+
+
+SOURCES = ("link", "ad", "qr", "comment", "widget")
 
 
 @dataclass(frozen=True)
@@ -117,15 +160,22 @@ class InboxFilters:
     tab: str = "all"
     channel_id: int | None = None
     label_id: int | None = None
+    team_id: int | None = None
+    source: str = ""  # one of SOURCES: how the customer came into the thread
     q: str = ""
 
     def query(self) -> dict[str, str]:
         """The non-default filters, for links that keep them."""
         params = {"tab": self.tab} if self.tab != "all" else {}
-        if self.channel_id is not None:
-            params["channel"] = str(self.channel_id)
-        if self.label_id is not None:
-            params["label"] = str(self.label_id)
+        for name, value in (
+            ("channel", self.channel_id),
+            ("label", self.label_id),
+            ("team", self.team_id),
+        ):
+            if value is not None:
+                params[name] = str(value)
+        if self.source:
+            params["source"] = self.source
         if self.q:
             params["q"] = self.q
         return params
@@ -139,33 +189,26 @@ class InboxPage:
 
 def inbox_page(
     *,
-    workspace: Workspace,
-    user: AbstractBaseUser,
+    viewer: Membership,
     filters: InboxFilters,
     cursor: str | None = None,
     limit: int = 50,
 ) -> InboxPage:
-    """Conversations of one tab, most recent activity first (ties: higher id first).
-
-    Search is a plain ``icontains`` over the contact's names and the message texts;
-    every word must match somewhere (full-text search is a follow-up).
-    """
-    rows = _tab(Conversation.objects.filter(workspace=workspace), filters.tab, user)
+    """Conversations of one tab the viewer may see, most recent activity first (ties:
+    higher id first). Every search word must match the contact's name or a message
+    (full text: FTS5 on SQLite, tsvector on PostgreSQL; see pagedesk.inbox.search)."""
+    workspace_id = viewer.workspace_id
+    rows = _tab(visible_conversations(viewer=viewer), filters.tab, viewer.user_id)
     if filters.channel_id is not None:
         rows = rows.filter(channel_id=filters.channel_id)
     if filters.label_id is not None:
         rows = rows.filter(
-            labels__in=Label.objects.filter(workspace=workspace, pk=filters.label_id)
+            labels__in=Label.objects.filter(workspace_id=workspace_id, pk=filters.label_id)
         )
-    for term in filters.q.split()[:MAX_SEARCH_TERMS]:
-        said = Message.objects.filter(
-            workspace=workspace, conversation=OuterRef("pk"), text__icontains=term
-        )
-        rows = rows.filter(
-            Q(contact__first_name__icontains=term)
-            | Q(contact__last_name__icontains=term)
-            | Q(Exists(said))
-        )
+    if filters.team_id is not None:
+        rows = rows.filter(team_id=filters.team_id)
+    if filters.source:
+        rows = rows.filter(_came_through(filters.source))
     latest = Message.objects.filter(conversation=OuterRef("pk")).exclude(
         direction=Message.Direction.SYSTEM
     )
@@ -178,9 +221,15 @@ def inbox_page(
     if cursor:
         at, last_id = _decode_cursor(cursor)
         rows = rows.filter(Q(activity__lt=at) | Q(activity=at, id__lt=last_id))
-    label_rows = Label.objects.filter(workspace=workspace).order_by("name")
+    rows = rows.order_by(F("activity").desc(), "-id")
+    terms = search.terms(filters.q)[:MAX_SEARCH_TERMS]
+    if terms:
+        rows = search.narrow(rows, workspace_id=workspace_id, terms=terms, want=limit + 1)
+    label_rows = Label.objects.filter(workspace_id=workspace_id).order_by("name")
     rows = (
         rows.select_related("contact", "channel", "assignee", "team")
+        # The list never needs the page's credentials: do not decrypt them per row.
+        .defer("channel__page_access_token", "channel__app_secret")
         .prefetch_related(Prefetch("labels", queryset=label_rows))
         .order_by(F("activity").desc(), "-id")
     )
@@ -191,22 +240,42 @@ def inbox_page(
     return InboxPage(rows=found, next_cursor=_encode_cursor(found[-1]))
 
 
-def tab_counts(*, workspace: Workspace, user: AbstractBaseUser) -> dict[str, int]:
+def _came_through(source: str) -> Q:
+    """Contacts who came into the thread through ``source``, first or most recently."""
+
+    def either(**lookup: str) -> Q:
+        ((name, value),) = lookup.items()
+        return Q(**{f"contact__first_{name}": value}) | Q(**{f"contact__latest_{name}": value})
+
+    if source == "link":
+        return either(source="SHORTLINK")
+    if source == "ad":
+        return either(source="ADS") | (~Q(contact__first_ad_id="") | ~Q(contact__latest_ad_id=""))
+    if source == "qr":
+        return either(source="MESSENGER_CODE")
+    if source == "comment":
+        return ~Q(contact__first_comment_id="") | ~Q(contact__latest_comment_id="")
+    if source == "widget":
+        return either(source="CUSTOMER_CHAT_PLUGIN")
+    return Q(pk__in=[])
+
+
+def tab_counts(*, viewer: Membership) -> dict[str, int]:
     open_ = Q(status=Conversation.Status.OPEN)
-    return Conversation.objects.filter(workspace=workspace).aggregate(
-        mine=Count("id", filter=open_ & Q(assignee=user)),
+    return visible_conversations(viewer=viewer).aggregate(
+        mine=Count("id", filter=open_ & Q(assignee_id=viewer.user_id)),
         unassigned=Count("id", filter=open_ & Q(assignee__isnull=True)),
         all=Count("id", filter=open_),
         done=Count("id", filter=Q(status=Conversation.Status.DONE)),
     )
 
 
-def _tab(rows: QuerySet[Conversation], tab: str, user: AbstractBaseUser) -> QuerySet[Conversation]:
+def _tab(rows: QuerySet[Conversation], tab: str, user_id: int) -> QuerySet[Conversation]:
     if tab == "done":
         return rows.filter(status=Conversation.Status.DONE)
     rows = rows.filter(status=Conversation.Status.OPEN)
     if tab == "mine":
-        return rows.filter(assignee=user)
+        return rows.filter(assignee_id=user_id)
     if tab == "unassigned":
         return rows.filter(assignee__isnull=True)
     return rows
@@ -232,13 +301,24 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 # --- one conversation ------------------------------------------------------------------------
 
 
-def conversation_get(*, workspace: Workspace, conversation_id: int) -> Conversation:
+def conversation_get(*, viewer: Membership, conversation_id: int) -> Conversation:
+    """One conversation the viewer may see; 404 for any other id (even of their
+    workspace: an agent cannot tell a hidden conversation from a missing one)."""
     try:
-        return inbox_selectors.conversation_get(
-            workspace=workspace, conversation_id=conversation_id
+        found = inbox_selectors.conversation_get(
+            workspace=viewer.workspace, conversation_id=conversation_id
         )
     except PagedeskError as exc:
         raise Http404(exc.message) from None
+    if not _may_see(viewer, found.pk):
+        raise Http404
+    return found
+
+
+def _may_see(viewer: Membership, conversation_id: int) -> bool:
+    if viewer.role != Membership.Role.AGENT:
+        return True
+    return visible_conversations(viewer=viewer).filter(pk=conversation_id).exists()
 
 
 @dataclass(frozen=True)
@@ -275,12 +355,12 @@ def _notes(*, conversation: Conversation, since: datetime | None) -> list[Note]:
 
 
 def other_conversations(
-    *, workspace: Workspace, conversation: Conversation, limit: int = 10
+    *, viewer: Membership, conversation: Conversation, limit: int = 10
 ) -> list[Conversation]:
-    """The contact's other threads in this workspace (one-to-one and groups)."""
+    """The contact's other threads the viewer may see (one-to-one and groups)."""
     contact = conversation.contact
     return list(
-        Conversation.objects.filter(workspace=workspace)
+        visible_conversations(viewer=viewer)
         .filter(Q(contact=contact) | Q(participants=contact))
         .exclude(pk=conversation.pk)
         .select_related("channel", "contact")
@@ -289,13 +369,18 @@ def other_conversations(
     )
 
 
-def attachment_get(*, workspace: Workspace, attachment_id: int) -> Attachment:
+def attachment_get(*, viewer: Membership, attachment_id: int) -> Attachment:
     if not _valid_id(attachment_id):
         raise Http404
     try:
-        return inbox_selectors.attachment_file_get(workspace=workspace, attachment_id=attachment_id)
+        found = inbox_selectors.attachment_file_get(
+            workspace=viewer.workspace, attachment_id=attachment_id
+        )
     except PagedeskError as exc:
         raise Http404(exc.message) from None
+    if not _may_see(viewer, found.message.conversation_id):
+        raise Http404
+    return found
 
 
 # --- the composer -----------------------------------------------------------------------------

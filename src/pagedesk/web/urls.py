@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pagedesk.web import views_account, views_admin, views_inbox
+from pagedesk.web import views_account, views_admin, views_audit, views_inbox
 
 app_name = "web"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("sign-out/", views_account.sign_out, name="sign-out"),
     path("account/password/", views_account.password_change, name="password-change"),
     path("account/language/", views_account.set_language, name="language"),
+    path("account/time-zone/", views_account.set_time_zone, name="time-zone"),
     path("workspace/switch/", views_account.switch_workspace, name="workspace-switch"),
     path("no-workspace/", views_account.no_workspace, name="no-workspace"),
     path("inbox/", views_inbox.inbox, name="inbox"),
@@ -20,6 +21,13 @@ urlpatterns = [
     path("inbox/c/<int:pk>/assign/", views_inbox.assign, name="assign"),
     path("inbox/c/<int:pk>/labels/", views_inbox.labels, name="labels"),
     path("inbox/c/<int:pk>/status/", views_inbox.set_status, name="status"),
+    path("inbox/c/<int:pk>/m/<int:message_pk>/retry/", views_inbox.retry, name="retry"),
+    path("inbox/c/<int:pk>/allow-tagged/", views_inbox.allow_tagged, name="allow-tagged"),
+    path(
+        "inbox/c/<int:pk>/attributes/",
+        views_inbox.contact_attributes,
+        name="contact-attributes",
+    ),
     path("inbox/c/<int:pk>/typing/", views_inbox.typing, name="typing"),
     path("inbox/canned/", views_inbox.canned_replies, name="canned-replies"),
     path(
@@ -36,6 +44,7 @@ urlpatterns = [
     path("invite/<str:token>/", views_admin.invite, name="invite"),
     path("settings/", views_admin.settings_home, name="settings"),
     path("settings/members/", views_admin.members, name="settings-members"),
+    path("settings/audit/", views_audit.audit_log, name="settings-audit"),
     path("settings/members/<int:pk>/role/", views_admin.member_role, name="settings-member-role"),
     path(
         "settings/members/<int:pk>/remove/",

@@ -7,7 +7,7 @@ import json
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from pagedesk.core.models import RawWebhook
@@ -19,10 +19,6 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("web:inbox")
     # Nothing about any workspace is shown before sign-in.
     return render(request, "pagedesk/home.html")
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"status": "ok"})
 
 
 @staff_member_required
@@ -51,7 +47,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
             parse_error = str(exc)
     try:
         pretty = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         pretty = raw.decode("utf-8", errors="replace")
     return render(
         request,

@@ -16,10 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from pagedesk.core.errors import PagedeskError
 from pagedesk.web import workspace as ws
-from pagedesk.web.actions import do_set_language
-from pagedesk.web.forms import LanguageForm, SignInForm, WorkspaceSwitchForm
+from pagedesk.web.actions import available_time_zones, do_set_language, do_set_time_zone
+from pagedesk.web.forms import LanguageForm, SignInForm, TimeZoneForm, WorkspaceSwitchForm
 from pagedesk.web.middleware import SESSION_KEY as LANGUAGE_SESSION_KEY
+from pagedesk.web.middleware import TIME_ZONE_SESSION_KEY
 
 SIGN_IN_TEMPLATE = "pagedesk/account/sign_in.html"
 
@@ -37,7 +39,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         )
         if user is not None:
             login(request, user)
-            request.session.pop(LANGUAGE_SESSION_KEY, None)  # the person's own, next request
+            # The person's own language and time zone, from the next request on.
+            request.session.pop(LANGUAGE_SESSION_KEY, None)
+            request.session.pop(TIME_ZONE_SESSION_KEY, None)
             return redirect(next_url)
         form.add_error(None, _("That email and password do not match. Try again."))
     return render(request, SIGN_IN_TEMPLATE, {"form": form, "next": next_url})
@@ -56,6 +60,23 @@ def locked_out(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     return render(request, SIGN_IN_TEMPLATE, context, status=429)
 
 
+@login_required
+@require_POST
+def set_time_zone(request: HttpRequest) -> HttpResponse:
+    form = TimeZoneForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise PagedeskError("invalid_time_zone", "bad time zone")
+        zone = form.cleaned_data["time_zone"]
+        do_set_time_zone(user=request.user, time_zone=zone)
+    except PagedeskError:
+        messages.error(request, _("Pick a time zone from the list."))
+    else:
+        request.session[TIME_ZONE_SESSION_KEY] = zone
+        messages.success(request, _("Times are now shown in %(zone)s.") % {"zone": zone or "UTC"})
+    return redirect("web:password-change")
+
+
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
@@ -63,8 +84,16 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    """The account page: password, and the time zone times are shown in."""
+
     template_name = "pagedesk/account/password_change.html"
     success_url = reverse_lazy("web:inbox")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["time_zones"] = sorted(available_time_zones())
+        context["time_zone"] = self.request.session.get(TIME_ZONE_SESSION_KEY) or ""
+        return context
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)

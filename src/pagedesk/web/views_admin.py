@@ -248,7 +248,7 @@ def teams(request: HttpRequest) -> HttpResponse:
         status = 400
     all_teams = (
         Team.objects.filter(workspace=current.workspace)
-        .prefetch_related("members")
+        .prefetch_related("members", "channels")
         .order_by("name")
     )
     members = (
@@ -256,7 +256,14 @@ def teams(request: HttpRequest) -> HttpResponse:
         .select_related("user")
         .order_by("user__email")
     )
-    context = {"section": "teams", "teams": all_teams, "members": members, "form": form}
+    channels = Channel.objects.filter(workspace=current.workspace).order_by("name", "id")
+    context = {
+        "section": "teams",
+        "teams": all_teams,
+        "members": members,
+        "channels": channels,
+        "form": form,
+    }
     return render(request, "pagedesk/admin/teams.html", context, status=status)
 
 
@@ -265,7 +272,7 @@ def teams(request: HttpRequest) -> HttpResponse:
 def team_edit(request: HttpRequest, pk: int, op: str) -> HttpResponse:
     current = _current(request)
     team = get_object_or_404(Team, pk=pk, workspace=current.workspace)
-    if op not in ("rename", "delete", "add", "remove"):
+    if op not in ("rename", "delete", "add", "remove", "channels"):
         raise Http404
     try:
         if op == "rename":
@@ -277,6 +284,15 @@ def team_edit(request: HttpRequest, pk: int, op: str) -> HttpResponse:
         elif op == "delete":
             admin.do_delete_team(team=team)
             messages.success(request, _("The team was deleted."))
+        elif op == "channels":
+            ids = list(
+                Channel.objects.filter(workspace=current.workspace).values_list("pk", flat=True)
+            )
+            form = forms.TeamChannelsForm(request.POST, channel_ids=ids)
+            if not form.is_valid():
+                raise PagedeskError("not_found", "bad channel")
+            admin.do_set_team_channels(team=team, channel_ids=form.cleaned_data["channels"])
+            messages.success(request, _("The team was changed."))
         else:  # add / remove a member
             form = forms.TeamMemberForm(request.POST)
             if not form.is_valid():

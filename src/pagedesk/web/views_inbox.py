@@ -27,6 +27,7 @@ from pagedesk.web import actions as web_actions
 from pagedesk.web import presenters, selectors
 from pagedesk.web.forms import (
     AssignForm,
+    AttributeForm,
     CannedReplyForm,
     ComposerForm,
     InboxFilterForm,
@@ -63,7 +64,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
 @member_required
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     current = _current(request)
-    found = selectors.conversation_get(workspace=current.workspace, conversation_id=pk)
+    found = selectors.conversation_get(viewer=current.membership, conversation_id=pk)
     if found.unread_count:
         _actions().do_mark_read(conversation=found, actor=request.user)
     if _wants_pane(request):
@@ -82,7 +83,7 @@ def attachment(request: HttpRequest, pk: int) -> HttpResponse:
     Raster images are shown inline; everything else downloads. ``nosniff`` and a
     sandboxing CSP keep a hostile file from running as a page of this site.
     """
-    found = selectors.attachment_get(workspace=_current(request).workspace, attachment_id=pk)
+    found = selectors.attachment_get(viewer=_current(request).membership, attachment_id=pk)
     # At most 25 MB (checked when downloaded): read at once, like the API does.
     try:
         with found.file.open("rb") as stored:
@@ -301,6 +302,49 @@ def labels(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @member_required
+def retry(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    """Send a failed reply again (the action says why when it may not)."""
+    found = _conversation(request, pk)
+    message = found.messages.filter(pk=message_pk).first() if _int(message_pk) else None
+    if message is None:
+        raise Http404
+    try:
+        _actions().do_retry_message(message=message, actor=request.user)
+    except PagedeskError as exc:
+        return _after_write(request, found, error=exc.message)
+    return _after_write(request, found)
+
+
+@require_POST
+@member_required(roles=MANAGER_ROLES)
+def allow_tagged(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lift the stop on tagged messages after Meta's tag-misuse warning."""
+    found = _conversation(request, pk)
+    _actions().do_allow_tagged_sends(contact=found.contact, actor=request.user)
+    return _after_write(request, found)
+
+
+@require_POST
+@member_required
+def contact_attributes(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add, change or remove one custom attribute of the conversation's contact."""
+    found = _conversation(request, pk)
+    form = AttributeForm(request.POST)
+    if not form.is_valid():
+        return _after_write(request, found, error=_("An attribute needs a name."))
+    data = form.cleaned_data
+    value = None if data["remove"] else data["value"]
+    try:
+        _actions().do_set_contact_attributes(
+            contact=found.contact, actor=request.user, changes={data["key"]: value}
+        )
+    except PagedeskError as exc:
+        return _after_write(request, found, error=exc.message)
+    return _after_write(request, found)
+
+
+@require_POST
+@member_required
 def set_status(request: HttpRequest, pk: int) -> HttpResponse:
     found = _conversation(request, pk)
     form = StatusForm(request.POST)
@@ -337,7 +381,7 @@ def _after_write(
                     messages.error(request, problem)
         return redirect(_conversation_url(found, request.GET.urlencode()))
     fresh = selectors.conversation_get(
-        workspace=_current(request).workspace, conversation_id=found.pk
+        viewer=_current(request).membership, conversation_id=found.pk
     )
     response = render(
         request, "pagedesk/inbox/_conversation.html", _pane(request, fresh, form=form, error=error)
@@ -359,9 +403,7 @@ def _page(request: HttpRequest, *, conversation: Conversation | None) -> HttpRes
 def _list_context(request: HttpRequest, *, selected_id: int | None) -> dict[str, Any]:
     current = _current(request)
     filters, cursor = InboxFilterForm.parse(request.GET)
-    page = selectors.inbox_page(
-        workspace=current.workspace, user=request.user, filters=filters, cursor=cursor or None
-    )
+    page = selectors.inbox_page(viewer=current.membership, filters=filters, cursor=cursor or None)
     query = filters.query()
     return {
         "filters": filters,
@@ -375,12 +417,14 @@ def _list_context(request: HttpRequest, *, selected_id: int | None) -> dict[str,
                 ("done", _("Done")),
             )
         ],
-        "counts": selectors.tab_counts(workspace=current.workspace, user=request.user),
+        "counts": selectors.tab_counts(viewer=current.membership),
         "rows": page.rows,
         "next_query": urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else "",
         "cursor": cursor,
         "selected_id": selected_id,
-        "channels": selectors.channels(workspace=current.workspace),
+        "channels": selectors.visible_channels(viewer=current.membership),
+        "teams": selectors.teams(workspace=current.workspace),
+        "sources": presenters.source_choices(),
         "all_labels": selectors.labels(workspace=current.workspace),
     }
 
@@ -411,7 +455,7 @@ def _pane(
         "teams": selectors.teams(workspace=workspace),
         "labels": selectors.labels(workspace=workspace),
         "applied_labels": {label.pk for label in found.labels.all()},
-        "others": selectors.other_conversations(workspace=workspace, conversation=found),
+        "others": selectors.other_conversations(viewer=current.membership, conversation=found),
         "can_manage": current.can_manage,
         "canned": [
             {"shortcut": r.shortcut, "text": r.text}
@@ -429,7 +473,7 @@ def _current(request: HttpRequest) -> Current:
 
 
 def _conversation(request: HttpRequest, pk: int) -> Conversation:
-    return selectors.conversation_get(workspace=_current(request).workspace, conversation_id=pk)
+    return selectors.conversation_get(viewer=_current(request).membership, conversation_id=pk)
 
 
 def _wants_pane(request: HttpRequest) -> bool:

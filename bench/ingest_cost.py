@@ -1,0 +1,117 @@
+"""What the worker spends per ingested message event: CPU time and SQL statements.
+
+Measured in this process, on a scratch SQLite data dir, through the real job
+(``ingest_webhook`` taken off the embedded Huey queue and executed), so the
+numbers repeat on a busy machine far better than a latency benchmark does:
+
+1. one at a time: a delivery with one message to a known conversation is queued,
+   then the queue is run (the worker keeping up);
+2. a backlog: ``--backlog`` deliveries are queued first, then the queue is run
+   (the worker catching up).
+
+    python bench/ingest_cost.py                 # 300 one at a time, a backlog of 1,000
+
+The web process is stood in for by an open connection to the database: a worker
+closing the last connection would checkpoint the WAL each time, which a real
+installation never sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1] / "src"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=300, help="deliveries one at a time")
+    parser.add_argument("--backlog", type=int, default=1000, help="deliveries queued at once")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pagedesk-cost-") as data_dir:
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            os.environ.pop(name, None)
+        os.environ |= {
+            "PAGEDESK_DATA_DIR": data_dir,
+            "PAGEDESK_SECRET_KEY": "ingest-cost-bench-secret-key",
+            "DJANGO_SETTINGS_MODULE": "pagedesk.settings",
+            "PAGEDESK_GRAPH_URL": "http://127.0.0.1:9",  # nothing leaves loopback
+        }
+        measure(args.events, args.backlog)
+    return 0
+
+
+def measure(events: int, backlog: int) -> None:
+    import django
+
+    django.setup()
+    import fanout  # the same workspace, page and customers as the fan-out benchmark
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from huey.contrib.djhuey import HUEY
+
+    from pagedesk.core.models import RawWebhook
+    from pagedesk.inbox.models import Message
+    from pagedesk.inbox.tasks import ingest_webhook
+
+    call_command("migrate", interactive=False, verbosity=0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        fanout.prepare()
+    web_stand_in = sqlite3.connect(settings.DATABASES["default"]["NAME"])
+    web_stand_in.execute("SELECT 1").fetchall()
+    numbers = itertools.count()
+
+    def queue_delivery() -> None:
+        body = fanout.webhook_body("cost", next(numbers))
+        row = RawWebhook.objects.create(
+            status=RawWebhook.Status.ACCEPTED,
+            signature_valid=True,
+            page_ids=fanout.PAGE_ID,
+            body=body,
+            body_size=len(body),
+        )
+        ingest_webhook(row.pk)
+
+    def run_queue() -> float:
+        started = time.process_time()
+        while (task := HUEY.dequeue()) is not None:
+            HUEY.execute(task)
+        return time.process_time() - started
+
+    for _ in range(fanout.CUSTOMERS):  # every conversation exists from here on
+        queue_delivery()
+        run_queue()
+    spent = 0.0
+    for _ in range(events):
+        queue_delivery()
+        spent += run_queue()
+    queue_delivery()
+    with CaptureQueriesContext(connection) as statements:
+        run_queue()
+    for _ in range(backlog):
+        queue_delivery()
+    caught_up = run_queue()
+    assert Message.objects.count() == fanout.CUSTOMERS + events + 1 + backlog
+    web_stand_in.close()
+    print(
+        f"one at a time: {spent / events * 1000:.2f} ms CPU and {len(statements)} SQL "
+        f"statements per message event; a backlog of {backlog:,}: "
+        f"{caught_up / backlog * 1000:.2f} ms CPU per event"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
