@@ -31,7 +31,15 @@ from pagedesk.core.errors import PagedeskError
 from pagedesk.core.models import Channel, Membership, Team, Workspace
 from pagedesk.inbox import search
 from pagedesk.inbox import selectors as inbox_selectors
-from pagedesk.inbox.models import Attachment, Conversation, Label, Message, Note, Reaction
+from pagedesk.inbox.models import (
+    Attachment,
+    Conversation,
+    Label,
+    Message,
+    Note,
+    Participant,
+    Reaction,
+)
 from pagedesk.web.models import CannedReply, UserPreference
 
 MAX_ID = inbox_selectors.MAX_ID
@@ -358,13 +366,24 @@ def other_conversations(
     *, viewer: Membership, conversation: Conversation, limit: int = 10
 ) -> list[Conversation]:
     """The contact's other threads the viewer may see (one-to-one and groups)."""
-    contact = conversation.contact
+    contact_id = conversation.contact_id
+    # Two index reads rather than one OR over a join, which makes PostgreSQL scan.
+    ids = set(
+        Conversation.objects.filter(contact_id=contact_id)
+        .order_by("-updated_at")
+        .values_list("pk", flat=True)[: limit + 1]
+    )
+    ids |= set(
+        Participant.objects.filter(contact_id=contact_id)
+        .order_by("-conversation_id")
+        .values_list("conversation_id", flat=True)[: limit + 1]
+    )
+    ids.discard(conversation.pk)
     return list(
         visible_conversations(viewer=viewer)
-        .filter(Q(contact=contact) | Q(participants=contact))
-        .exclude(pk=conversation.pk)
+        .filter(pk__in=ids)
         .select_related("channel", "contact")
-        .distinct()
+        .defer("channel__page_access_token", "channel__app_secret")
         .order_by("-updated_at", "-id")[:limit]
     )
 
