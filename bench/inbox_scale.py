@@ -207,7 +207,12 @@ def seed(contacts: int, per_conversation: int) -> None:
             for n, (conversation_id, _, _) in enumerate(conversations):
                 if n % 7 == 0:
                     target.write_row([conversation_id, labels[n % 10].pk])
-        cursor.execute("ANALYZE")
+    # What autovacuum does soon after a bulk load: statistics and the visibility map
+    # (without it no index-only scan is possible).
+    connection.ensure_connection()
+    connection.connection.autocommit = True
+    with connection.connection.cursor() as raw_cursor:
+        raw_cursor.execute("VACUUM ANALYZE")
     print(
         json.dumps(
             {
@@ -433,7 +438,7 @@ def report(
         "",
         f"- Target p95 < {TARGET_P95_MS:.0f} ms: "
         + ("**met** for every page." if not missed else f"**missed** for {', '.join(missed)}."),
-        f"- Seeding (COPY, indexes kept, then ANALYZE) took {seeded['seconds']} s.",
+        f"- Seeding (COPY, indexes kept, then VACUUM ANALYZE) took {seeded['seconds']} s.",
         "",
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}. "
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with:",

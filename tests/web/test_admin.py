@@ -381,3 +381,18 @@ def test_graph_errors_are_shown_as_their_user_message(acme: Side, sandbox_url: s
     assert 'role="alert"' in response.content.decode()
     assert "EAAG-not-the-right-token" not in response.content.decode()
     assert not Persona.objects.exists()
+
+
+def test_owners_and_admins_see_a_paused_page_on_every_page(acme: Side) -> None:
+    Channel.objects.filter(pk=acme.channel.pk).update(
+        status=Channel.Status.PAUSED,
+        status_reason="The page's access token is invalid. Reconnect the page.",
+    )
+    for url in ("/inbox/", f"/inbox/c/{acme.conversation.pk}/", "/account/password/"):
+        page = client_for(acme.owner).get(url).content.decode()
+        assert "Sending on Acme Page is paused" in page, url
+        assert "access token is invalid" in page
+        assert f"/settings/channels/{acme.channel.pk}/" in page
+    assert "is paused" not in client_for(acme.agent).get("/inbox/").content.decode()
+    Channel.objects.filter(pk=acme.channel.pk).update(status=Channel.Status.ACTIVE)
+    assert "is paused" not in client_for(acme.owner).get("/inbox/").content.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -244,3 +245,29 @@ def test_a_failed_typing_call_is_logged_not_raised(
     settings.PAGEDESK_GRAPH_URL = "http://127.0.0.1:9"  # nothing listens there
     typing.send_typing_on(conversation_id=acme.conversation.pk)
     assert "typing_on for conversation" in caplog.text
+
+
+def test_uploads_no_message_uses_are_discarded_after_a_day(acme: Side) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pagedesk.web.actions import do_discard_orphan_uploads, do_store_outbound_upload
+
+    photo = SimpleUploadedFile("used.png", PNG, content_type="image/png")
+    _compose(client_for(acme.agent), acme, {"text": "", "attachment": photo})
+    used = OutboundUpload.objects.get()
+    orphan = do_store_outbound_upload(
+        workspace=acme.workspace,
+        upload=SimpleUploadedFile("lost.png", PNG, content_type="image/png"),
+        content_type="image/png",
+        author=acme.agent,
+    )
+    orphan_path = orphan.file.path
+    assert do_discard_orphan_uploads() == 0  # too young: its send may be on its way
+    tomorrow = timezone.now() + timedelta(days=1, minutes=1)
+    assert do_discard_orphan_uploads(now=tomorrow) == 1
+    assert list(OutboundUpload.objects.all()) == [used]
+    assert not Path(orphan_path).exists()
+    served = Attachment.objects.get(url__contains=used.token)
+    assert Client().get(served.url).status_code == 200  # still served

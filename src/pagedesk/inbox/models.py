@@ -120,6 +120,8 @@ class Conversation(models.Model):
         ]
         indexes = [
             models.Index(fields=["workspace", "status", "-updated_at"]),
+            # The tab counts (Mine / Unassigned / All / Done) from the index alone.
+            models.Index(fields=["workspace", "status", "assignee"], name="inbox_conv_tab_counts"),
             # The inbox list's order (most recent activity first), so a page of it is
             # read from the index instead of sorting every open conversation.
             models.Index(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import secrets
 import zoneinfo
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import SuspiciousFileOperation
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
@@ -101,3 +103,20 @@ def do_discard_outbound_upload(*, upload: OutboundUpload) -> None:
     """Forget an upload whose message was refused."""
     upload.file.delete(save=False)
     upload.delete()
+
+
+ORPHAN_UPLOAD_AGE = timedelta(days=1)
+
+
+def do_discard_orphan_uploads(*, now: datetime | None = None) -> int:
+    """Delete composer uploads older than a day that no message refers to; returns
+    how many. (Uploads a message uses are kept: the thread shows them.)"""
+    from pagedesk.inbox.models import Attachment
+
+    cutoff = (now or timezone.now()) - ORPHAN_UPLOAD_AGE
+    discarded = 0
+    for upload in OutboundUpload.objects.filter(created_at__lt=cutoff).iterator():
+        if not Attachment.objects.filter(url__contains=f"/{upload.token}/").exists():
+            do_discard_outbound_upload(upload=upload)
+            discarded += 1
+    return discarded

@@ -19,4 +19,19 @@ def workspace(request: HttpRequest) -> dict[str, object]:
     return {
         "current": current,
         "languages": settings.LANGUAGES,
+        "paused_channels": _paused_channels(current),
     }
+
+
+def _paused_channels(current: object) -> list[object]:
+    """Owners and admins see, on every page, which of their pages cannot send and why
+    (an invalid token, a restriction by Meta): it is theirs to fix."""
+    if current is None or not getattr(current, "can_manage", False):
+        return []
+    from pagedesk.core.models import Channel
+
+    return list(
+        Channel.objects.filter(workspace=current.workspace, status=Channel.Status.PAUSED)  # type: ignore[attr-defined]
+        .only("pk", "name", "status_reason")
+        .order_by("name")
+    )

@@ -47,5 +47,11 @@ class Migration(migrations.Migration):
                 name="inbox_conversation_activity",
             ),
         ),
+        migrations.AddIndex(
+            model_name="conversation",
+            index=models.Index(
+                fields=["workspace", "status", "assignee"], name="inbox_conv_tab_counts"
+            ),
+        ),
         migrations.RunPython(create_search_index, drop_search_index),
     ]
