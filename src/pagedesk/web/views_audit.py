@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from pagedesk.audit.labels import ACTIONS, action_label
 from pagedesk.audit.selectors import audit_entries
 from pagedesk.web import workspace as ws
+from pagedesk.web.audit_labels import ACTIONS, action_label
 
 PER_PAGE = 50
 

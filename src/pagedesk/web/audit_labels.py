@@ -1,4 +1,7 @@
-"""What each audit action code means, in words people read (translated)."""
+"""What each audit action code (see pagedesk.audit) means, in words people read.
+
+Here in the web app, which shows them, so `makemessages` in src/pagedesk/web finds
+the strings for the German catalogue."""
 
 from __future__ import annotations
 
