@@ -48,7 +48,9 @@ NOOP_PATH = "/bench/noop"
 WEBHOOK_PATH = "/webhooks/messenger"
 BENCH_DB = "pagedesk_bench"
 DISTINCT_BODIES = 2000
-TARGET_RATIO, TARGET_P99_MS, TARGET_CONNECTIONS = 0.25, 50.0, 32
+# (connections, ratio at least, p99 under ms): the inbound-pipeline issue's target, and
+# the production issue's stricter one.
+TARGETS = ((32, 0.25, 50.0), (128, 0.35, 50.0))
 
 
 # --- the server side (runs in child processes with the benchmark's environment) -------
@@ -97,7 +99,7 @@ def serve(port: int) -> None:
     from pagedesk.asgi import build_application
     from pagedesk.edge.asgi_helpers import Receive, Scope, Send, read_body, respond
 
-    pagedesk_app = build_application()
+    pagedesk_app = build_application()  # its lifespan start-up tunes the collector
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == NOOP_PATH:
@@ -363,11 +365,13 @@ def report(results: list[EngineResult], command: str) -> str:
                 f"| {hook.p50_ms:.1f} | {hook.p99_ms:.1f} "
                 f"| {noop.p50_ms:.1f} / {noop.p99_ms:.1f} | {errors} |"
             )
-            if c == TARGET_CONNECTIONS:
-                ok = ratio >= TARGET_RATIO and hook.p99_ms < TARGET_P99_MS
+            for connections, target_ratio, target_p99 in TARGETS:
+                if c != connections:
+                    continue
+                ok = ratio >= target_ratio and hook.p99_ms < target_p99
                 verdicts.append(
                     f"- {result.engine}, {c} connections: ratio {ratio:.2f} (target >= "
-                    f"{TARGET_RATIO}), p99 {hook.p99_ms:.1f} ms (target < {TARGET_P99_MS:.0f}) "
+                    f"{target_ratio}), p99 {hook.p99_ms:.1f} ms (target < {target_p99:.0f}) "
                     f"→ **{'met' if ok else 'MISSED'}**"
                 )
     lines += ["", *verdicts, ""]

@@ -6,6 +6,7 @@ sandbox mounted under ``/sandbox`` so the demo needs a single port.
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pagedesk.settings")
@@ -15,6 +16,7 @@ from django.core.asgi import get_asgi_application
 from pagedesk.edge.asgi_helpers import ASGIApp, Receive, Scope, Send
 
 SANDBOX_PREFIX = "/sandbox"
+GC_THRESHOLDS = (20_000, 20, 20)  # see tune_gc
 
 
 def build_application(*, sandbox: ASGIApp | None = None) -> ASGIApp:
@@ -50,6 +52,7 @@ def build_application(*, sandbox: ASGIApp | None = None) -> ASGIApp:
 
 
 async def _lifespan(scope: Scope, receive: Receive, send: Send, sandbox: ASGIApp | None) -> None:
+    tune_gc()
     if sandbox is not None:
         await sandbox(scope, receive, send)
         return
@@ -60,6 +63,21 @@ async def _lifespan(scope: Scope, receive: Receive, send: Send, sandbox: ASGIApp
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def tune_gc() -> None:
+    """Garbage collection for a serving process, once it has started.
+
+    A request allocates many short-lived objects and keeps almost none, and what
+    start-up built (Django, the URLconf, templates) is never garbage. CPython's
+    default collects the young generation every 700 allocations and walks the whole
+    heap in full collections, which put the p99 of 128 concurrent webhook POSTs in
+    the collector: freezing start-up's objects and collecting less often halved it
+    (``bench/ingest.py``: about 60 to 30 ms on SQLite and PostgreSQL). Memory grows
+    by a few MiB at most: reference counting still frees almost everything at once.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def demo_application() -> ASGIApp:

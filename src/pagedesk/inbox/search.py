@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 WORD = re.compile(r"[^\W_]+")
 MAX_TERM_CHARS = 64
-SAMPLE = 2000  # newest rows probed to tell a common word from a rare one (see narrow)
-COMMON_HITS = 10  # matches among them that make a word common (0.5 %)
+SAMPLE = 1000  # newest rows probed to tell a common word from a rare one (see narrow)
+COMMON_HITS = 10  # matches among them that make a word common (1 %)
 WALK_LIMIT = 20_000  # conversations walked in order before asking for all matches at once
 FTS_TABLE = "inbox_message_fts"
 PG_INDEX = "inbox_message_text_search"
