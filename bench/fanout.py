@@ -363,6 +363,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), MiB; 0 elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def quantile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -379,6 +390,8 @@ class Phase:
     duplicates: int = 0
     web_cpu: float = 0.0  # share of one core
     worker_cpu: float = 0.0
+    web_rss_mib: float = 0.0  # after the phase
+    worker_rss_mib: float = 0.0
     polls_per_s: float = 0.0
     unproduced: int = 0  # webhooks whose event was not committed by the end of the run
     poll_us: float = 0.0
@@ -507,6 +520,7 @@ async def drive(
         after = await http_get_json(host, port, "/bench/stats")
         phase.web_cpu = (cpu_seconds(pids["web"]) - cpu["web"]) / elapsed
         phase.worker_cpu = (cpu_seconds(pids["worker"]) - cpu["worker"]) / elapsed
+        phase.web_rss_mib, phase.worker_rss_mib = rss_mib(pids["web"]), rss_mib(pids["worker"])
         polls = after["polls"] - stats["polls"]
         phase.polls_per_s = polls / elapsed
         phase.poll_us = (after["poll_seconds"] - stats["poll_seconds"]) / max(polls, 1) * 1e6
@@ -688,6 +702,8 @@ def report_lines(
         "commit → wake-up → fan-out. Worker CPU during webhooks "
         f"{hooks.worker_cpu:.0%} of a core"
         + (" (emit stubbed in by the benchmark)." if cfg.stub else "."),
+        f"- Memory (RSS) after the webhooks: web process {hooks.web_rss_mib:.0f} MiB "
+        f"({cfg.streams} streams open), worker {hooks.worker_rss_mib:.0f} MiB.",
         f"- Following costs, idle with {cfg.streams} streams: {idle.polls_per_s:.1f} polls/s, "
         f"{idle.poll_us:.0f} µs per poll query, web process CPU {idle.web_cpu:.1%} of a core.",
         f"- Duplicates received: {sum(p.duplicates for p in phases)}. Webhooks answered 200 "
