@@ -56,6 +56,8 @@ HERE = Path(__file__).resolve()
 SRC = HERE.parents[1] / "src"
 sys.path.insert(0, str(SRC))
 
+from procinfo import free_port, rss_mib  # noqa: E402 - beside this script
+
 from pagedesk.messenger.signature import sign_body  # noqa: E402 - pure, no Django
 
 PAGE_ID = "104857600077001"
@@ -363,17 +365,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process (Linux /proc), MiB; 0 elsewhere."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def quantile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -431,12 +422,6 @@ def score(
 
 
 # --- orchestration ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def child(env: dict[str, str], *args: str) -> str:

@@ -28,7 +28,6 @@ import os
 import platform
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from procinfo import free_port
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
@@ -252,12 +253,6 @@ def _headers_for(path: str) -> dict[str, str]:
 
 
 # --- this process: the server, the timings, the report ---------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -40,6 +40,8 @@ from urllib.parse import urlsplit, urlunsplit
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 
+from procinfo import free_port, rss_mib  # noqa: E402 - beside this script
+
 from pagedesk.messenger.signature import sign_body  # noqa: E402 - pure, no Django
 
 PAGE_ID = "104857600054321"
@@ -245,12 +247,6 @@ def wrk(script: Path, url: str, path: str, connections: int, seconds: int) -> Ru
 # --- orchestration ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def child(env: dict[str, str], *args: str) -> str:
     command = [sys.executable, str(HERE), *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
@@ -332,17 +328,6 @@ def bench_engine(
         answered = sum(r.answered for r in warm_up + runs if r.target == "webhook")
         check = json.loads(child(env, "check"))
         return EngineResult(engine, runs, costs, check, answered, rss)
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process (Linux), MiB; 0 when unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def report(results: list[EngineResult], command: str) -> str:

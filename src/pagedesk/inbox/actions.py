@@ -85,6 +85,32 @@ def _fresh(conversation: Conversation) -> Conversation:
 # --- replies ----------------------------------------------------------------------------
 
 
+def _require_sendable(
+    conversation: Conversation, *, human: bool, tag: str | None, now: datetime
+) -> None:
+    """Refuse, before anything is written, what must not go out now: the page is
+    blocked by Meta, the customer cannot be reached, Messenger's policy forbids it,
+    or Meta warned about tagged messages to this person."""
+    channel = conversation.channel
+    if is_blocked(channel):
+        raise PagedeskError(
+            "channel_blocked",
+            f"{channel.status_reason.rstrip('.')}. Nothing can be sent on this page until "
+            "Meta lifts it.",
+            status=409,
+        )
+    unreachable = conversation.contact.unreachable_reason
+    if unreachable and not conversation.is_group:
+        raise PagedeskError(
+            "contact_unreachable", f"The customer cannot be reached: {unreachable}", status=409
+        )
+    decision = judge(conversation, human=human, tag=tag, now=now)
+    if isinstance(decision, Refused):
+        raise PagedeskError(decision.reason.value, refusal_message(decision), status=409)
+    if decision.tag and (stopped := tagged_sends_stopped(conversation)):
+        raise PagedeskError("tagged_sends_stopped", stopped, status=409)
+
+
 def do_send_message(
     *,
     conversation: Conversation,
@@ -115,23 +141,7 @@ def do_send_message(
     human = author is not None and not automated
     tag = tag.strip().upper() if tag and tag.strip() else None
 
-    if is_blocked(channel):
-        raise PagedeskError(
-            "channel_blocked",
-            f"{channel.status_reason.rstrip('.')}. Nothing can be sent on this page until "
-            "Meta lifts it.",
-            status=409,
-        )
-    unreachable = conversation.contact.unreachable_reason
-    if unreachable and not conversation.is_group:
-        raise PagedeskError(
-            "contact_unreachable", f"The customer cannot be reached: {unreachable}", status=409
-        )
-    decision = judge(conversation, human=human, tag=tag, now=now)
-    if isinstance(decision, Refused):
-        raise PagedeskError(decision.reason.value, refusal_message(decision), status=409)
-    if decision.tag and (stopped := tagged_sends_stopped(conversation)):
-        raise PagedeskError("tagged_sends_stopped", stopped, status=409)
+    _require_sendable(conversation, human=human, tag=tag, now=now)
     content = build_message(
         text=text,
         attachment_url=attachment_url,
@@ -231,23 +241,9 @@ def do_retry_message(*, message: Message, actor: Any | None) -> Message:
                 status=409,
             )
         conversation = _fresh(row.conversation)
-        channel = conversation.channel
-        if is_blocked(channel):
-            raise PagedeskError(
-                "channel_blocked", f"{channel.status_reason.rstrip('.')}.", status=409
-            )
-        unreachable = conversation.contact.unreachable_reason
-        if unreachable and not conversation.is_group:
-            raise PagedeskError(
-                "contact_unreachable", f"The customer cannot be reached: {unreachable}", status=409
-            )
         human = entry.draft_kind == OutboxEntry.DraftKind.HUMAN_REPLY
-        decision = judge(conversation, human=human, tag=entry.tag or None, now=now)
-        if isinstance(decision, Refused):
-            raise PagedeskError(decision.reason.value, refusal_message(decision), status=409)
-        if decision.tag and (stopped := tagged_sends_stopped(conversation)):
-            raise PagedeskError("tagged_sends_stopped", stopped, status=409)
-        waits = is_paused(channel)
+        _require_sendable(conversation, human=human, tag=entry.tag or None, now=now)
+        waits = is_paused(conversation.channel)
         entry.state = OutboxEntry.State.WAITING_CHANNEL if waits else OutboxEntry.State.PENDING
         entry.failures = 0
         entry.next_attempt_at = now
@@ -453,14 +449,7 @@ def do_set_contact_attributes(
             )
         row.attributes = dict(sorted(attributes.items(), key=lambda item: item[0].lower()))
         row.save(update_fields=["attributes", "updated_at"])
-        for conversation_id in Conversation.objects.filter(contact=row).values_list(
-            "pk", flat=True
-        )[:20]:
-            emit(
-                workspace_id=row.workspace_id,
-                kind=CONVERSATION_UPDATED,
-                data={"conversation_id": conversation_id, "contact_id": row.pk},
-            )
+        _announce_contact_change(row)
     contact.attributes = row.attributes
     return row
 
@@ -490,13 +479,21 @@ def do_allow_tagged_sends(*, contact: Contact, actor: Any | None) -> Contact:
             target=str(contact),
             actor=actor,
         )
-        for conversation_id in Conversation.objects.filter(contact_id=contact.pk).values_list(
-            "pk", flat=True
-        )[:20]:
-            emit(
-                workspace_id=contact.workspace_id,
-                kind=CONVERSATION_UPDATED,
-                data={"conversation_id": conversation_id, "contact_id": contact.pk},
-            )
+        _announce_contact_change(contact)
     contact.tagged_sends_stopped_at = None
     return contact
+
+
+def _announce_contact_change(contact: Contact) -> None:
+    """Screens showing one of the contact's (latest) conversations refresh its sidebar."""
+    conversation_ids = (
+        Conversation.objects.filter(contact_id=contact.pk)
+        .order_by("-updated_at")
+        .values_list("pk", flat=True)[:20]
+    )
+    for conversation_id in conversation_ids:
+        emit(
+            workspace_id=contact.workspace_id,
+            kind=CONVERSATION_UPDATED,
+            data={"conversation_id": conversation_id, "contact_id": contact.pk},
+        )
