@@ -210,3 +210,25 @@ def test_ingestion_tells_agents_screens_what_changed(
     )
     drain(task_queue)
     assert LiveEvent.objects.count() == count
+
+
+def test_a_message_repeated_within_one_batch_is_stored_once(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    """A batch reads up front which mids are stored; one it stores itself counts too."""
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "first", b.T0)))
+    drain(task_queue)
+    again = b.text(ADA, "again?", b.T0 + 1000)
+    # Twice in one delivery, once more in a delivery the first job takes along, and a
+    # new conversation whose first two messages share the batch.
+    b.post(pagedesk_server, b.envelope(again, again, b.text(BOB, "hi", b.T0 + 1001)))
+    b.post(pagedesk_server, b.envelope(again, b.text(BOB, "anyone?", b.T0 + 1002)))
+    drain(task_queue)
+    ada = Conversation.objects.get(thread_key=ADA)
+    assert list(ada.messages.values_list("text", flat=True)) == ["first", "again?"]
+    assert ada.unread_count == 2
+    bob = Conversation.objects.get(thread_key=BOB)
+    assert list(bob.messages.values_list("text", flat=True)) == ["hi", "anyone?"]
+    assert bob.unread_count == 2
+    assert bob.last_customer_message_at is not None
+    assert bob.last_customer_message_at.timestamp() == (b.T0 + 1002) / 1000

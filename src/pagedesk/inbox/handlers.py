@@ -35,6 +35,7 @@ from pagedesk.inbox.models import (
     PendingReceipt,
     Reaction,
 )
+from pagedesk.inbox.read_ahead import CONVERSATION_FIELDS, BatchReads
 from pagedesk.live import emit as live
 from pagedesk.messenger import events as ev
 from pagedesk.messenger.events import EventKind, WebhookEvent
@@ -65,14 +66,17 @@ def lane_key(event: WebhookEvent) -> str:
     return event.thread_key
 
 
-def handle(row: InboundEvent, event: WebhookEvent | None = None) -> list[live.Pending]:
+def handle(
+    row: InboundEvent, event: WebhookEvent | None = None, reads: BatchReads | None = None
+) -> list[live.Pending]:
     """Apply one event; returns the live events to emit, last, in the same transaction.
 
-    ``event`` is the row parsed already (by the split), to save parsing it again.
+    ``event`` is the row parsed already (by the split), to save parsing it again;
+    ``reads``, what its batch read ahead (see ``pagedesk.inbox.read_ahead``).
     """
     if event is None:
         event = parse_event(row.object, row.page_id, row.payload, container=row.container)  # type: ignore[arg-type]
-    context = _Context(row, event)
+    context = _Context(row, event, reads)
     HANDLERS.get(event.kind, _on_unsupported)(context)
     return context.live_events
 
@@ -80,9 +84,10 @@ def handle(row: InboundEvent, event: WebhookEvent | None = None) -> list[live.Pe
 class _Context:
     """One event being handled, with lazy access to its thread's rows."""
 
-    def __init__(self, row: InboundEvent, event: WebhookEvent) -> None:
+    def __init__(self, row: InboundEvent, event: WebhookEvent, reads: BatchReads | None) -> None:
         self.row = row
         self.event = event
+        self.reads = reads
         self.channel: Channel = row.channel
         self.workspace_id = row.workspace_id
         self.is_group = lane_key(event) != event.thread_key
@@ -119,14 +124,7 @@ class _Context:
 
     def conversation(self) -> Conversation:
         if self._conversation is None:
-            # The common case, a known thread: the conversation and its contact in one query.
-            # (Unique, so no ``first()``: its ORDER BY costs more to build than to run.)
-            found = (
-                Conversation.objects.select_related("contact")
-                .only(*_CONVERSATION_FIELDS)
-                .filter(channel=self.channel, thread_key=self.row.thread_key)[:1]
-            )
-            conversation = next(iter(found), None)
+            conversation = self._known_conversation()
             if conversation is None:
                 customer = self.contact()
                 conversation, created = Conversation.objects.get_or_create(
@@ -146,6 +144,32 @@ class _Context:
                 Participant.objects.get_or_create(conversation=conversation, contact=self.contact())
             self._conversation = conversation
         return self._conversation
+
+    def _known_conversation(self) -> Conversation | None:
+        if self.reads is not None:
+            read_ahead, conversation = self.reads.take_conversation(
+                (self.row.channel_id, self.row.thread_key)
+            )
+            if read_ahead:
+                return conversation
+        # The common case, a known thread: the conversation and its contact in one query.
+        # (Unique, so no ``first()``: its ORDER BY costs more to build than to run.)
+        found = (
+            Conversation.objects.select_related("contact")
+            .only(*CONVERSATION_FIELDS)
+            .filter(channel=self.channel, thread_key=self.row.thread_key)[:1]
+        )
+        return next(iter(found), None)
+
+    def message_stored(self, mid: str) -> bool:
+        stored = self.reads.message_stored(self.workspace_id, mid) if self.reads else None
+        if stored is None:
+            stored = Message.objects.filter(workspace_id=self.workspace_id, mid=mid).exists()
+        return stored
+
+    def message_added(self, row: Message) -> None:
+        if self.reads is not None and row.mid:
+            self.reads.message_added(self.workspace_id, row.mid)
 
     def emit(self, kind: str, **data: Any) -> None:
         """Tell agents' screens what changed, once the handler is done."""
@@ -178,17 +202,6 @@ class _Context:
         return {"standby": True} if self.event.is_standby else {}
 
 
-# What the handlers read of a known conversation and its contact: fetching only these
-# halves the cost of the query (more are loaded on first use, should a handler need them).
-_CONVERSATION_FIELDS = (
-    *("id", "workspace_id", "channel_id", "thread_key", "contact_id", "is_group", "status"),
-    *("last_customer_message_at", "last_message_at", "delivery_watermark", "read_watermark"),
-    *("contact__id", "contact__workspace_id", "contact__channel_id", "contact__psid"),
-    *("contact__profile_fetched_at", "contact__first_source", "contact__first_ref"),
-    *("contact__latest_source", "contact__latest_referral_at"),
-)
-
-
 def _profile_due(contact: Contact, created: bool) -> bool:
     """New contacts get their profile at once; others again once it is a week old
     (names and pictures change, and Meta's picture URLs expire)."""
@@ -209,7 +222,7 @@ def _ms_to_datetime(ms: int | None) -> datetime:
 
 def _on_message(c: _Context) -> None:
     message = c.event.payload_as(ev.Message)
-    if Message.objects.filter(workspace_id=c.workspace_id, mid=message.mid).exists():
+    if c.message_stored(message.mid):
         return
     conversation = c.conversation()
     contact = c.contact()
@@ -228,6 +241,7 @@ def _on_message(c: _Context) -> None:
         timestamp_ms=c.timestamp_ms,
         sent_at=c.at,
     )
+    c.message_added(row)
     _store_attachments(row, message)
     after_ad = _first_after_an_ad(message, contact, conversation)
     if message.referral is not None:
@@ -362,7 +376,7 @@ def _attribute(contact: Contact, referral: ev.Referral, at: datetime) -> None:
 
 def _on_echo(c: _Context) -> None:
     message = c.event.payload_as(ev.Message)
-    if Message.objects.filter(workspace_id=c.workspace_id, mid=message.mid).exists():
+    if c.message_stored(message.mid):
         return
     conversation = c.conversation()
     row = _our_outbox_row(c, message.metadata)

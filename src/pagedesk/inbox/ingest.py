@@ -12,7 +12,9 @@ one transaction: the split of a delivery and the events of every thread it touch
 or a lane's pending events, up to ``BATCH`` of them. That keeps every guarantee of
 one transaction per event (a batch commits all its events with their live events,
 or none; a second run is a no-op thanks to the unique keys on Meta's ids) at a
-fraction of the cost. If a handler raises, the whole batch rolls back and is redone
+fraction of the cost. What a batch's message events read of the database (stored
+mids, their conversations) is read up front, once (``pagedesk.inbox.read_ahead``).
+If a handler raises, the whole batch rolls back and is redone
 one event per transaction (``_process_event_by_event``), where the failing event is
 retried with backoff and, after ``PAGEDESK_INGEST_MAX_ATTEMPTS``, parked as dead
 (visible, replayable) so the rest of the thread can go on.
@@ -28,6 +30,7 @@ sweeper (see tasks) re-enqueues whatever is pending.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
@@ -50,7 +53,7 @@ log = logging.getLogger(__name__)
 Lane = tuple[int, str]  # (channel id, thread key)
 Parsed = dict[tuple[int, int], WebhookEvent]  # (raw webhook id, index) → its event
 BATCH = 100  # events per transaction at most (on SQLite the write lock is held that long)
-TAKE_ALONG = 7  # waiting deliveries processed with the one a job is for (see below)
+TAKE_ALONG = 31  # waiting deliveries processed with the one a job is for (see below)
 LANE_BATCH = 500  # events handled one by one per task run before yielding to other lanes
 
 
@@ -67,7 +70,7 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
     nothing left to do. Returns the lanes to run again, with the seconds to wait
     (0: more to do).
     """
-    if not _has_work(raw_webhook_id):  # a cheap read, no write lock: the common no-op
+    if _taken_along.done(raw_webhook_id) or not _has_work(raw_webhook_id):
         return {}
     raw_ids = [raw_webhook_id]
     try:
@@ -82,7 +85,9 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
                     split.lanes.update(dict.fromkeys(_pending_lanes(raw.pk)))
             split.save()
             channels = {c.pk: c for c in split.channels.values() if c is not None}
-            return _process_batch(list(split.lanes), split.parsed, channels)
+            later = _process_batch(list(split.lanes), split.parsed, channels)
+        _taken_along.add(raw_ids[1:])  # committed: their own jobs have nothing left to do
+        return later
     except _HandlerFailed:
         pass
     later: dict[Lane, float] = {}
@@ -92,6 +97,34 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
             if retry_in is not None:
                 later[(channel_id, thread_key)] = retry_in
     return later
+
+
+class _RecentlyTaken:
+    """Deliveries this process took along and committed, so their own jobs skip even the
+    cheap read. Bounded; forgetting one only costs that read. Whatever the batch left
+    pending (a retry, more than a batch) is in the lanes the job returned for another run."""
+
+    SIZE = 10_000
+
+    def __init__(self) -> None:
+        self._ids: dict[int, None] = {}
+        self._lock = threading.Lock()
+
+    def add(self, raw_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._ids.update(dict.fromkeys(raw_ids))
+            while len(self._ids) > self.SIZE:
+                del self._ids[next(iter(self._ids))]
+
+    def done(self, raw_webhook_id: int) -> bool:
+        with self._lock:
+            if raw_webhook_id not in self._ids:
+                return False
+            del self._ids[raw_webhook_id]
+            return True
+
+
+_taken_along = _RecentlyTaken()
 
 
 def _has_work(raw_webhook_id: int) -> bool:
@@ -156,14 +189,13 @@ class _Split:
         self.lanes: dict[Lane, None] = {}  # in order of appearance
         self.parsed: Parsed = {}
         self.channels: dict[str, Channel | None] = {}  # by page id; None: not connected
+        self.outcomes: dict[tuple[int, str, str], list[int]] = {}  # (count, kinds, error) → raws
 
     def add(self, raw: RawWebhook) -> None:
         try:
             batch = parse_webhook(bytes(raw.body))
         except WebhookParseError as exc:
-            raw.error = f"not processed: {exc}"
-            raw.split_at = timezone.now()
-            raw.save(update_fields=["error", "split_at"])
+            self.outcomes.setdefault((0, "", f"not processed: {exc}"), []).append(raw.pk)
             return
         new_pages = {e.page_id for e in batch} - self.channels.keys()
         if new_pages:
@@ -197,19 +229,23 @@ class _Split:
                     payload=event.raw,
                 )
             )
-        raw.event_count = count
-        raw.event_kinds = ", ".join(
+        event_kinds = ", ".join(
             f"{kind} x{n}" if n > 1 else kind for kind, n in sorted(kinds.items())
         )[:1024]
-        if unknown:
-            raw.error = f"events for unconnected page(s) {sorted(unknown)} were skipped"
-        raw.split_at = timezone.now()
-        raw.save(update_fields=["event_count", "event_kinds", "error", "split_at"])
+        error = f"events for unconnected page(s) {sorted(unknown)} were skipped" if unknown else ""
+        self.outcomes.setdefault((count, event_kinds, error), []).append(raw.pk)
 
     def save(self) -> None:
-        """Write the events of every delivery added, in one statement."""
+        """Write the events of every delivery added in one statement, and mark the
+        deliveries split in one per outcome (usually one: "message")."""
         InboundEvent.objects.bulk_create(self.rows, ignore_conflicts=True)
-        self.rows = []
+        now = timezone.now()
+        for (count, event_kinds, error), raw_ids in self.outcomes.items():
+            noted = {"error": error} if error else {}  # else keep what the edge noted, if anything
+            RawWebhook.objects.filter(pk__in=raw_ids).update(
+                event_count=count, event_kinds=event_kinds, split_at=now, **noted
+            )
+        self.rows, self.outcomes = [], {}
 
 
 def _channels(where: Q) -> list[Channel]:
@@ -274,6 +310,7 @@ def _process_batch(
         seen = {(e.channel_id, e.thread_key) for e in pending}
         last = (pending[-1].channel_id, pending[-1].thread_key)
         later = {lane: 0.0 for lane in lanes if lane not in seen or lane == last}
+    reads = handlers.BatchReads(pending)
     missing = {e.channel_id for e in pending} - channels.keys()
     if missing:
         channels = {**channels, **{c.pk: c for c in _channels(Q(pk__in=missing))}}
@@ -289,7 +326,9 @@ def _process_batch(
             continue
         event.channel = channels[event.channel_id]
         try:
-            live_events += handlers.handle(event, parsed.get((event.raw_webhook_id, event.index)))
+            live_events += handlers.handle(
+                event, parsed.get((event.raw_webhook_id, event.index)), reads
+            )
         except Exception as exc:
             raise _HandlerFailed from exc
         done.append(event.pk)
