@@ -206,7 +206,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A database or Redis outage: one traceback every 30 s, not one per failed job.
+    "filters": {"outage": {"()": "pagedesk.ops.outage_log.OutageFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["outage"]}
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         # httpx logs every request URL at INFO, and Graph URLs carry access tokens.

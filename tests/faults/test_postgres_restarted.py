@@ -80,6 +80,9 @@ def test_postgres_restart_mid_traffic_loses_and_duplicates_nothing(tmp_path: Pat
             )
             recovered_in = time.monotonic() - restarted_at
             assert web.alive and ingest.alive, "a process died with the database"
+            # One traceback for the outage (another per 30 s of it), not one per job.
+            worker_log = ingest.log_path.read_text(errors="replace")
+            assert worker_log.count("Traceback") <= 2, worker_log[-3000:]
             assert (web.starts, ingest.starts) == (1, 1)
         deliveries = box.deliveries()
         refused = sum(1 for d in deliveries if d["attempts"] > 1)
