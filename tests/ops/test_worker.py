@@ -3,10 +3,12 @@ enqueued once per minute however many workers run their scheduler."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.utils.module_loading import autodiscover_modules
 
 from pagedesk.inbox.models import Conversation, InboundEvent, Message
@@ -72,3 +74,24 @@ def test_process_workers_ingest_in_order_and_stop_cleanly(
         expected = [f"#{n:02d}" for n in range(PER_CUSTOMER)]
         assert list(conversation.messages.values_list("text", flat=True)) == expected
     assert "2 processes, periodic jobs on" in worker.log()
+
+
+def test_an_idle_embedded_worker_is_woken_by_an_enqueue(
+    pages: Pages, pagedesk_server: str, task_queue: Any, tmp_path: Path
+) -> None:
+    """The first message after a quiet spell: the edge's enqueue wakes the worker
+    (a datagram), rather than it waiting for its next look at the SQLite queue."""
+    if not hasattr(task_queue.storage, "waits"):
+        pytest.skip("the embedded queue only (Redis workers block on the queue itself)")
+    b.post(pagedesk_server, b.envelope(b.text(CUSTOMERS[0], "hello", b.T0)))
+    with running(["worker"], env=pagedesk_env(), log=tmp_path / "worker.log") as worker:
+        assert wait_for(lambda: Message.objects.count() == 1, timeout=30), worker.log()
+        delays = []
+        for n in range(1, 4):
+            time.sleep(1.5)  # quiet: a polling worker would be at its longest interval
+            posted = time.monotonic()
+            b.post(pagedesk_server, b.envelope(b.text(CUSTOMERS[0], f"#{n}", b.T0 + n)))
+            assert wait_for(lambda n=n: Message.objects.count() == n + 1, timeout=10)
+            delays.append(time.monotonic() - posted)
+    # Polling once a second, the median would be about half a second.
+    assert sorted(delays)[1] < 0.3, delays

@@ -31,3 +31,5 @@ def enqueue_ingestion(raw_webhook_ids: list[int]) -> None:
     ]
     with storage.db(commit=True) as cursor:  # Huey's lock and BEGIN EXCLUSIVE
         cursor.executemany("insert into task (queue, data, priority) values (?, ?, ?)", rows)
+    if wake := getattr(storage, "wake_workers", None):  # see pagedesk.queue
+        wake()

@@ -13,7 +13,8 @@ logged and swallowed.
   (:func:`subscribe`).
 - Across the processes of one machine without Redis (embedded mode): the same
   message as a datagram to every Unix socket in ``<data dir>/wakeups/``, where
-  each following web process binds one (:func:`listen_datagrams`). The worker's
+  each following web process binds one (:func:`listen_datagrams`,
+  ``pagedesk.datagrams``). The worker's
   commits then reach the streams in a millisecond instead of at the next poll.
 """
 
@@ -22,24 +23,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
-from pathlib import Path
 
 import redis
 import redis.asyncio
-from django.conf import settings
 from django.db import connections
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from pagedesk.config import get_config
+from pagedesk.datagrams import Datagrams
 
 log = logging.getLogger(__name__)
 
@@ -132,82 +128,7 @@ class _Publisher:
 _publisher = _Publisher()
 
 
-class _Datagrams:
-    """Hints between the processes of one machine, as datagrams to Unix sockets.
-
-    Sending never blocks and never fails the caller: a socket whose process died
-    is removed, a full one (its process is busy) is skipped; polling covers both.
-    """
-
-    def __init__(self) -> None:
-        self._sender: socket.socket | None = None
-        self._own: set[str] = set()  # this process's sockets: in-process hints cover them
-        self._lock = threading.Lock()
-
-    def send(self, message: bytes) -> None:
-        try:
-            names = os.listdir(_datagram_dir())
-        except OSError:  # nobody has listened yet
-            return
-        for name in names:
-            path = str(_datagram_dir() / name)
-            if not name.endswith(".sock") or path in self._own:
-                continue
-            try:
-                self._socket().sendto(message, path)
-            except (ConnectionRefusedError, FileNotFoundError):  # its process is gone
-                with suppress(OSError):
-                    os.unlink(path)
-            except OSError as exc:  # BlockingIOError: it has a backlog to read already
-                log.debug("live wake-up to %s not sent: %s", name, exc)
-
-    def _socket(self) -> socket.socket:
-        with self._lock:
-            if self._sender is None:
-                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self._sender.setblocking(False)
-            return self._sender
-
-    def listen(self, loop: asyncio.AbstractEventLoop, hint: Hint) -> Callable[[], None]:
-        directory = _datagram_dir()
-        path = str(directory / f"{os.getpid()}-{secrets.token_hex(4)}.sock")
-        receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            directory.mkdir(mode=0o700, exist_ok=True)
-            receiver.bind(path)  # created with the process's umask, like the database
-            receiver.setblocking(False)
-        except OSError as exc:  # a path too long for a socket, a read-only data dir
-            receiver.close()
-            log.warning("no live wake-ups from other processes (%s); polling instead", exc)
-            return lambda: None
-        self._own.add(path)
-
-        def readable() -> None:
-            while True:
-                try:
-                    data = receiver.recv(128)
-                except OSError:  # BlockingIOError: read everything there was
-                    return
-                if parsed := _parse(data):
-                    hint(*parsed)
-
-        loop.add_reader(receiver.fileno(), readable)
-
-        def stop() -> None:
-            loop.remove_reader(receiver.fileno())
-            receiver.close()
-            self._own.discard(path)
-            with suppress(OSError):
-                os.unlink(path)
-
-        return stop
-
-
-def _datagram_dir() -> Path:
-    return Path(settings.DATA_DIR) / "wakeups"
-
-
-_datagrams = _Datagrams()
+_datagrams = Datagrams("wakeups", to_self=False)  # this process: in-process hints
 
 
 def listen_datagrams(loop: asyncio.AbstractEventLoop, hint: Hint) -> Callable[[], None]:
@@ -217,7 +138,12 @@ def listen_datagrams(loop: asyncio.AbstractEventLoop, hint: Hint) -> Callable[[]
     """
     if redis_url() is not None:
         return lambda: None
-    return _datagrams.listen(loop, hint)
+
+    def on_message(data: bytes) -> None:
+        if parsed := _parse(data):
+            hint(*parsed)
+
+    return _datagrams.listen(loop, on_message)
 
 
 async def subscribe(url: str, hint: Hint, *, on_ready: Callable[[], None]) -> None:

@@ -71,6 +71,8 @@ def run_worker(*, workers: int, worker_type: str, periodic: bool) -> None:
     config.validate()  # logging: Django's LOGGING setting (Huey's own stays unused)
     # Forked worker processes must not share the parent's database connections.
     connections.close_all()
+    if hasattr(HUEY.storage, "waits"):  # the embedded queue: wait for wake-ups when idle
+        HUEY.storage.waits = True
     consumer = PagedeskConsumer(HUEY, **config.values)
     kind = {"process": "processes", "thread": "threads"}[worker_type]
     log.info(
