@@ -232,3 +232,37 @@ def test_a_message_repeated_within_one_batch_is_stored_once(
     assert bob.unread_count == 2
     assert bob.last_customer_message_at is not None
     assert bob.last_customer_message_at.timestamp() == (b.T0 + 1002) / 1000
+
+
+def test_a_job_whose_delivery_another_worker_holds_moves_on_without_waiting(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    """PostgreSQL: the holder took the delivery along and splits it; the job does not
+    wait for that batch only to find the work done."""
+    from django.db import connection
+
+    from pagedesk.core.models import RawWebhook
+    from pagedesk.inbox.ingest import do_ingest_webhook
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite has one writer at a time)")
+    import psycopg
+
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "held", b.T0)))
+    with connection.cursor() as cursor:  # waiting would fail the test, not hang it
+        cursor.execute("SET lock_timeout = '5s'")
+    raw_id = RawWebhook.objects.get().pk
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        autocommit=False,
+    ) as other_worker:
+        other_worker.execute("SELECT 1 FROM core_rawwebhook WHERE id = %s FOR UPDATE", [raw_id])
+        assert do_ingest_webhook(raw_webhook_id=raw_id) == {}  # at once, nothing done
+        assert not Message.objects.exists()
+        other_worker.rollback()  # the holder failed: its delivery is still to do
+    drain(task_queue)
+    assert list(Message.objects.values_list("text", flat=True)) == ["held"]

@@ -44,6 +44,7 @@ from pagedesk.core.models import Channel, RawWebhook
 from pagedesk.edge.write_turns import write_turn
 from pagedesk.inbox import handlers
 from pagedesk.inbox.models import InboundEvent, ThreadLane
+from pagedesk.inbox.read_ahead import lane_filter
 from pagedesk.live import emit as live
 from pagedesk.messenger.events import WebhookEvent
 from pagedesk.messenger.webhook import WebhookParseError, container_of, parse_webhook
@@ -137,8 +138,14 @@ def _has_work(raw_webhook_id: int) -> bool:
 
 
 def _lock_raws(raw_webhook_id: int) -> list[RawWebhook]:
-    """The delivery, and up to TAKE_ALONG others waiting to be split, held until commit."""
-    raw = _lock_raw(raw_webhook_id)
+    """The delivery, and up to TAKE_ALONG others waiting to be split, held until commit.
+
+    None at all if another worker holds the delivery: it took it along, so it splits
+    it (or, should it fail, redoes it one by one; should it die, the sweeper does).
+    Waiting for that batch to commit only to find the work done cost PostgreSQL
+    workers a third of their time.
+    """
+    raw = _lock_raw(raw_webhook_id, skip_locked=True)
     if raw is None:
         return []
     others = (
@@ -164,9 +171,9 @@ def do_split_webhook(*, raw_webhook_id: int) -> list[Lane]:
     return _pending_lanes(raw_webhook_id)
 
 
-def _lock_raw(raw_webhook_id: int) -> RawWebhook | None:
+def _lock_raw(raw_webhook_id: int, *, skip_locked: bool = False) -> RawWebhook | None:
     found = (
-        RawWebhook.objects.select_for_update()
+        RawWebhook.objects.select_for_update(skip_locked=skip_locked)
         .filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
         .only("id", "body", "split_at", "error")[:1]
     )
@@ -254,13 +261,6 @@ def _channels(where: Q) -> list[Channel]:
     return list(Channel.objects.filter(where).only("id", "workspace_id", "page_id", "kind"))
 
 
-def _lane_filter(lanes: Iterable[Lane]) -> Q:
-    where = Q(pk__in=[])
-    for channel_id, thread_key in lanes:
-        where |= Q(channel_id=channel_id, thread_key=thread_key)
-    return where
-
-
 def _lock_lanes(lanes: Collection[Lane]) -> None:
     """Hold the lanes until commit. Only where rows can be locked (see the module doc)."""
     if not lanes or not connection.features.has_select_for_update:
@@ -271,7 +271,7 @@ def _lock_lanes(lanes: Collection[Lane]) -> None:
     )
     locked = (
         ThreadLane.objects.select_for_update()
-        .filter(_lane_filter(ordered))
+        .filter(lane_filter(ordered))
         .order_by("channel_id", "thread_key")
         .values_list("id", flat=True)
     )
@@ -299,7 +299,7 @@ def _process_batch(
         return {}
     _lock_lanes(lanes)
     pending = list(
-        InboundEvent.objects.filter(_lane_filter(lanes), state=InboundEvent.State.PENDING)
+        InboundEvent.objects.filter(lane_filter(lanes), state=InboundEvent.State.PENDING)
         .defer("last_error")
         .order_by("channel_id", "thread_key", "timestamp_ms", "id")[: BATCH + 1]
     )
