@@ -10,6 +10,11 @@ numbers repeat on a busy machine far better than a latency benchmark does:
    (the worker catching up).
 
     python bench/ingest_cost.py                 # 300 one at a time, a backlog of 1,000
+    python bench/ingest_cost.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+
+With ``--postgres`` the data goes to a scratch database on that server (created,
+then dropped; the queue stays a SQLite file in a scratch folder), and the CPU of
+the database server's backend is reported beside the worker's.
 
 The web process is stood in for by an open connection to the database: a worker
 closing the last connection would checkpoint the WAL each time, which a real
@@ -38,8 +43,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=300, help="deliveries one at a time")
     parser.add_argument("--backlog", type=int, default=1000, help="deliveries queued at once")
+    parser.add_argument("--postgres", metavar="URL", help="measure on this PostgreSQL server")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="pagedesk-cost-") as data_dir:
+    with contextlib.ExitStack() as stack:
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="pagedesk-cost-"))
         for name in ("DATABASE_URL", "REDIS_URL"):
             os.environ.pop(name, None)
         os.environ |= {
@@ -48,6 +55,11 @@ def main() -> int:
             "DJANGO_SETTINGS_MODULE": "pagedesk.settings",
             "PAGEDESK_GRAPH_URL": "http://127.0.0.1:9",  # nothing leaves loopback
         }
+        if args.postgres:
+            import fanout
+
+            fanout.BENCH_DB = "pagedesk_cost_bench"
+            os.environ["DATABASE_URL"] = stack.enter_context(fanout.scratch_postgres(args.postgres))
         measure(args.events, args.backlog)
     return 0
 
@@ -70,7 +82,9 @@ def measure(events: int, backlog: int) -> None:
     call_command("migrate", interactive=False, verbosity=0)
     with contextlib.redirect_stdout(io.StringIO()):
         fanout.prepare()
-    web_stand_in = sqlite3.connect(settings.DATABASES["default"]["NAME"])
+    on_sqlite = connection.vendor == "sqlite"
+    database = settings.DATABASES["default"]["NAME"] if on_sqlite else ":memory:"
+    web_stand_in = sqlite3.connect(database)
     web_stand_in.execute("SELECT 1").fetchall()
     numbers = itertools.count()
 
@@ -85,11 +99,23 @@ def measure(events: int, backlog: int) -> None:
         )
         ingest_webhook(row.pk)
 
+    server_cpu = [0.0]
+
     def run_queue() -> float:
         started = time.process_time()
+        server_started = backend_cpu()
         while (task := HUEY.dequeue()) is not None:
             HUEY.execute(task)
+        server_cpu[0] = backend_cpu() - server_started
         return time.process_time() - started
+
+    def backend_cpu() -> float:
+        """CPU seconds of this connection's PostgreSQL backend (0 on SQLite)."""
+        if on_sqlite:
+            return 0.0
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        return fanout.cpu_seconds(pid)
 
     for _ in range(fanout.CUSTOMERS):  # every conversation exists from here on
         queue_delivery()
@@ -106,10 +132,11 @@ def measure(events: int, backlog: int) -> None:
     caught_up = run_queue()
     assert Message.objects.count() == fanout.CUSTOMERS + events + 1 + backlog
     web_stand_in.close()
+    server = f" (+ {server_cpu[0] / backlog * 1000:.2f} ms in PostgreSQL)" if not on_sqlite else ""
     print(
-        f"one at a time: {spent / events * 1000:.2f} ms CPU and {len(statements)} SQL "
-        f"statements per message event; a backlog of {backlog:,}: "
-        f"{caught_up / backlog * 1000:.2f} ms CPU per event"
+        f"{connection.vendor}: one at a time: {spent / events * 1000:.2f} ms CPU and "
+        f"{len(statements)} SQL statements per message event; a backlog of {backlog:,}: "
+        f"{caught_up / backlog * 1000:.2f} ms CPU per event{server}"
     )
 
 
