@@ -13,12 +13,16 @@ from __future__ import annotations
 from huey import Huey
 from huey.storage import SqliteStorage
 
+from pagedesk.inbox.ingest import JOB_SPAN
 from pagedesk.inbox.tasks import ingest_webhook
 
 
 def enqueue_ingestion(raw_webhook_ids: list[int]) -> None:
+    """One job per span of rows: each job does a span of waiting deliveries (see
+    ``pagedesk.inbox.ingest.do_ingest_webhook``), so a busy edge queues a job for
+    every ``JOB_SPAN`` rows, not one per row that would mostly find its work done."""
     huey: Huey = ingest_webhook.huey
-    tasks = [ingest_webhook.s(row_id) for row_id in raw_webhook_ids]
+    tasks = [ingest_webhook.s(row_id) for row_id in raw_webhook_ids[::JOB_SPAN]]
     storage = huey.storage
     plain = huey.immediate or not isinstance(storage, SqliteStorage) or tasks[0].expires
     if plain or len(tasks) == 1:

@@ -30,14 +30,13 @@ sweeper (see tasks) re-enqueues whatever is pending.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from pagedesk.core.models import Channel, RawWebhook
@@ -54,7 +53,7 @@ log = logging.getLogger(__name__)
 Lane = tuple[int, str]  # (channel id, thread key)
 Parsed = dict[tuple[int, int], WebhookEvent]  # (raw webhook id, index) → its event
 BATCH = 100  # events per transaction at most (on SQLite the write lock is held that long)
-TAKE_ALONG = 31  # waiting deliveries processed with the one a job is for (see below)
+JOB_SPAN = 32  # deliveries a job splits and processes at most (see do_ingest_webhook)
 LANE_BATCH = 500  # events handled one by one per task run before yielding to other lanes
 
 
@@ -65,13 +64,15 @@ class _HandlerFailed(Exception):
 def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
     """Split an accepted delivery and process the threads it touches.
 
-    Deliveries that wait behind it (accepted, not split yet) come along, up to
-    ``TAKE_ALONG``: when the worker falls behind, the cost of a transaction is
-    shared by more events instead of the backlog growing. Their own jobs then find
-    nothing left to do. Returns the lanes to run again, with the seconds to wait
-    (0: more to do).
+    A job does a span of deliveries (``JOB_SPAN``): its own, if not done yet, and
+    the oldest others waiting to be split, so that the cost of a transaction is
+    shared by more events when the worker falls behind. The edge therefore queues
+    one job per span of deliveries it stores (``pagedesk.edge.jobs``), and the
+    count adds up: every job takes a full span while any delivery waits. (A delivery
+    whose job was lost is swept up by the next job too.) Returns the lanes to run
+    again, with the seconds to wait (0: more to do).
     """
-    if _taken_along.done(raw_webhook_id) or not _has_work(raw_webhook_id):
+    if not _has_work(raw_webhook_id):  # a cheap read, no write lock: the common no-op
         return {}
     raw_ids = [raw_webhook_id]
     try:
@@ -86,9 +87,7 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
                     split.lanes.update(dict.fromkeys(_pending_lanes(raw.pk)))
             split.save()
             channels = {c.pk: c for c in split.channels.values() if c is not None}
-            later = _process_batch(list(split.lanes), split.parsed, channels)
-        _taken_along.add(raw_ids[1:])  # committed: their own jobs have nothing left to do
-        return later
+            return _process_batch(list(split.lanes), split.parsed, channels)
     except _HandlerFailed:
         pass
     later: dict[Lane, float] = {}
@@ -100,62 +99,38 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
     return later
 
 
-class _RecentlyTaken:
-    """Deliveries this process took along and committed, so their own jobs skip even the
-    cheap read. Bounded; forgetting one only costs that read. Whatever the batch left
-    pending (a retry, more than a batch) is in the lanes the job returned for another run."""
-
-    SIZE = 10_000
-
-    def __init__(self) -> None:
-        self._ids: dict[int, None] = {}
-        self._lock = threading.Lock()
-
-    def add(self, raw_ids: Iterable[int]) -> None:
-        with self._lock:
-            self._ids.update(dict.fromkeys(raw_ids))
-            while len(self._ids) > self.SIZE:
-                del self._ids[next(iter(self._ids))]
-
-    def done(self, raw_webhook_id: int) -> bool:
-        with self._lock:
-            if raw_webhook_id not in self._ids:
-                return False
-            del self._ids[raw_webhook_id]
-            return True
-
-
-_taken_along = _RecentlyTaken()
-
-
 def _has_work(raw_webhook_id: int) -> bool:
+    """The job's own delivery is not done, or another waits to be split."""
     pending = Q(events__state=InboundEvent.State.PENDING)
-    return (
+    own = (
         RawWebhook.objects.filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
         .filter(Q(split_at__isnull=True) | pending)
         .exists()
     )
+    return own or _waiting().exists()
+
+
+def _waiting() -> QuerySet[RawWebhook]:
+    return RawWebhook.objects.filter(status=RawWebhook.Status.ACCEPTED, split_at__isnull=True)
 
 
 def _lock_raws(raw_webhook_id: int) -> list[RawWebhook]:
-    """The delivery, and up to TAKE_ALONG others waiting to be split, held until commit.
+    """The job's span, held until commit: its delivery and the oldest waiting ones.
 
-    None at all if another worker holds the delivery: it took it along, so it splits
-    it (or, should it fail, redoes it one by one; should it die, the sweeper does).
-    Waiting for that batch to commit only to find the work done cost PostgreSQL
-    workers a third of their time.
+    Never waits for another worker: a delivery another holds (it took it along) is
+    left to it (should it fail, it redoes its span one by one; should it die, the
+    sweeper re-queues). Waiting for that batch to commit only to find the work done
+    cost PostgreSQL workers a third of their time.
     """
-    raw = _lock_raw(raw_webhook_id, skip_locked=True)
-    if raw is None:
-        return []
+    own = _lock_raw(raw_webhook_id, skip_locked=True)
     others = (
-        RawWebhook.objects.select_for_update(skip_locked=True)  # never wait for another worker
-        .filter(status=RawWebhook.Status.ACCEPTED, split_at__isnull=True)
-        .exclude(pk=raw.pk)
+        _waiting()
+        .select_for_update(skip_locked=True)
+        .exclude(pk=raw_webhook_id)
         .only("id", "body", "split_at", "error")
-        .order_by("id")[:TAKE_ALONG]
+        .order_by("id")[: JOB_SPAN - (own is not None and own.split_at is None)]
     )
-    return [raw, *others]
+    return [*([own] if own is not None else []), *others]
 
 
 def do_split_webhook(*, raw_webhook_id: int) -> list[Lane]:

@@ -57,7 +57,8 @@ def _tidy_connections() -> None:
 
 @ingest_task(retries=5, retry_delay=2)
 def ingest_webhook(raw_webhook_id: int) -> None:
-    """Split an accepted delivery into events and process each thread it touches.
+    """Split an accepted delivery into events and process each thread it touches;
+    the same for the oldest others waiting, a span in all (``ingest.JOB_SPAN``).
 
     The threads are processed right here, in the split's transaction, rather than as
     jobs of their own: one queue round trip and one commit per delivery instead of
@@ -103,7 +104,8 @@ def sweep_at_start() -> None:
 
 
 def _sweep(*, older_than_seconds: int) -> None:
-    for raw_webhook_id in ingest.unsplit_webhook_ids(older_than_seconds=older_than_seconds):
+    waiting = ingest.unsplit_webhook_ids(older_than_seconds=older_than_seconds)
+    for raw_webhook_id in waiting[:: ingest.JOB_SPAN]:  # each job does a span of them
         ingest_webhook(raw_webhook_id)
     for channel_id, thread_key in ingest.stuck_lanes(older_than_seconds=older_than_seconds):
         process_thread(channel_id, thread_key)
