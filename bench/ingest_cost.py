@@ -7,7 +7,8 @@ numbers repeat on a busy machine far better than a latency benchmark does:
 1. one at a time: a delivery with one message to a known conversation is queued,
    then the queue is run (the worker keeping up);
 2. a backlog: ``--backlog`` deliveries are queued first, then the queue is run
-   (the worker catching up).
+   (the worker catching up). The edge queues one job per span of the rows of a
+   group commit; ``--edge-batch`` sets how many rows each of those held.
 
     python bench/ingest_cost.py                 # 300 one at a time, a backlog of 1,000
     python bench/ingest_cost.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
@@ -43,6 +44,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=300, help="deliveries one at a time")
     parser.add_argument("--backlog", type=int, default=1000, help="deliveries queued at once")
+    parser.add_argument(
+        "--edge-batch",
+        type=int,
+        default=4,
+        help="backlog rows the edge stored per group commit (it queues a job per span of a batch)",
+    )
     parser.add_argument("--postgres", metavar="URL", help="measure on this PostgreSQL server")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
@@ -60,11 +67,11 @@ def main() -> int:
 
             fanout.BENCH_DB = "pagedesk_cost_bench"
             os.environ["DATABASE_URL"] = stack.enter_context(fanout.scratch_postgres(args.postgres))
-        measure(args.events, args.backlog)
+        measure(args.events, args.backlog, args.edge_batch)
     return 0
 
 
-def measure(events: int, backlog: int) -> None:
+def measure(events: int, backlog: int, edge_batch: int) -> None:
     import django
 
     django.setup()
@@ -76,8 +83,8 @@ def measure(events: int, backlog: int) -> None:
     from huey.contrib.djhuey import HUEY
 
     from pagedesk.core.models import RawWebhook
+    from pagedesk.edge.jobs import enqueue_ingestion
     from pagedesk.inbox.models import Message
-    from pagedesk.inbox.tasks import ingest_webhook
 
     call_command("migrate", interactive=False, verbosity=0)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -88,7 +95,7 @@ def measure(events: int, backlog: int) -> None:
     web_stand_in.execute("SELECT 1").fetchall()
     numbers = itertools.count()
 
-    def queue_delivery() -> None:
+    def store_delivery() -> int:
         body = fanout.webhook_body("cost", next(numbers))
         row = RawWebhook.objects.create(
             status=RawWebhook.Status.ACCEPTED,
@@ -97,7 +104,10 @@ def measure(events: int, backlog: int) -> None:
             body=body,
             body_size=len(body),
         )
-        ingest_webhook(row.pk)
+        return int(row.pk)
+
+    def queue_delivery() -> None:
+        enqueue_ingestion([store_delivery()])
 
     server_cpu = [0.0]
 
@@ -127,15 +137,17 @@ def measure(events: int, backlog: int) -> None:
     queue_delivery()
     with CaptureQueriesContext(connection) as statements:
         run_queue()
-    for _ in range(backlog):
-        queue_delivery()
+    stored = [store_delivery() for _ in range(backlog)]
+    for start in range(0, backlog, edge_batch):  # as the edge queues them: a batch at a time
+        enqueue_ingestion(stored[start : start + edge_batch])
     caught_up = run_queue()
     assert Message.objects.count() == fanout.CUSTOMERS + events + 1 + backlog
     web_stand_in.close()
     server = f" (+ {server_cpu[0] / backlog * 1000:.2f} ms in PostgreSQL)" if not on_sqlite else ""
     print(
         f"{connection.vendor}: one at a time: {spent / events * 1000:.2f} ms CPU and "
-        f"{len(statements)} SQL statements per message event; a backlog of {backlog:,}: "
+        f"{len(statements)} SQL statements per message event; a backlog of {backlog:,} "
+        f"(stored {edge_batch} at a time): "
         f"{caught_up / backlog * 1000:.2f} ms CPU per event{server}"
     )
 

@@ -100,14 +100,15 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
 
 
 def _has_work(raw_webhook_id: int) -> bool:
-    """The job's own delivery is not done, or another waits to be split."""
-    pending = Q(events__state=InboundEvent.State.PENDING)
-    own = (
-        RawWebhook.objects.filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
-        .filter(Q(split_at__isnull=True) | pending)
-        .exists()
-    )
-    return own or _waiting().exists()
+    """A delivery waits to be split (the job's own among them, perhaps), or the job's
+    own was split by a run that did not get to process its events."""
+    if _waiting().exists():
+        return True
+    return RawWebhook.objects.filter(
+        pk=raw_webhook_id,
+        status=RawWebhook.Status.ACCEPTED,
+        events__state=InboundEvent.State.PENDING,
+    ).exists()
 
 
 def _waiting() -> QuerySet[RawWebhook]:
