@@ -226,7 +226,7 @@ def _on_message(c: _Context) -> None:
         return
     conversation = c.conversation()
     contact = c.contact()
-    row = Message.objects.create(
+    row = Message(
         workspace_id=c.workspace_id,
         conversation=conversation,
         contact=contact,
@@ -241,13 +241,21 @@ def _on_message(c: _Context) -> None:
         timestamp_ms=c.timestamp_ms,
         sent_at=c.at,
     )
+    later = c.reads is not None and not message.display_attachments
+    if later:
+        c.reads.insert_later(row, c.created)  # with the batch's others (see read_ahead)
+    else:
+        if c.reads is not None:
+            c.reads.flush()  # the batch's earlier messages first: ids follow arrival
+        row.save(force_insert=True)
+        _store_attachments(row, message)
     c.message_added(row)
-    _store_attachments(row, message)
     after_ad = _first_after_an_ad(message, contact, conversation)
     if message.referral is not None:
         _attribute(contact, message.referral, c.at)
     _customer_spoke(c, conversation, c.at, ad_message=after_ad)
-    c.created(row)
+    if not later:
+        c.created(row)
 
 
 def _first_after_an_ad(message: ev.Message, contact: Contact, conversation: Conversation) -> bool:

@@ -45,7 +45,7 @@ from pagedesk.inbox import handlers
 from pagedesk.inbox.models import InboundEvent, ThreadLane
 from pagedesk.inbox.read_ahead import lane_filter
 from pagedesk.live import emit as live
-from pagedesk.messenger.events import WebhookEvent
+from pagedesk.messenger.events import EventKind, WebhookEvent
 from pagedesk.messenger.webhook import WebhookParseError, container_of, parse_webhook
 
 log = logging.getLogger(__name__)
@@ -292,7 +292,7 @@ def _process_batch(
         channels = {**channels, **{c.pk: c for c in _channels(Q(pk__in=missing))}}
     now = timezone.now()
     done: list[int] = []
-    live_events: list[live.Pending] = []
+    live_events: list[list[live.Pending]] = []  # per event: a batched insert adds to its list
     for event in pending:
         lane = (event.channel_id, event.thread_key)
         if lane in later and later[lane] > 0:
@@ -302,17 +302,23 @@ def _process_batch(
             continue
         event.channel = channels[event.channel_id]
         try:
-            live_events += handlers.handle(
-                event, parsed.get((event.raw_webhook_id, event.index)), reads
+            if event.kind != EventKind.MESSAGE:
+                reads.flush()  # it may read the batch's new messages
+            live_events.append(
+                handlers.handle(event, parsed.get((event.raw_webhook_id, event.index)), reads)
             )
         except Exception as exc:
             raise _HandlerFailed from exc
         done.append(event.pk)
+    try:
+        reads.flush()
+    except Exception as exc:
+        raise _HandlerFailed from exc
     if done:
         InboundEvent.objects.filter(pk__in=done).update(
             state=InboundEvent.State.DONE, processed_at=now, last_error=""
         )
-    live.emit_many(live_events)  # last: see pagedesk.live.emit
+    live.emit_many([e for events in live_events for e in events])  # last: see pagedesk.live.emit
     return later
 
 

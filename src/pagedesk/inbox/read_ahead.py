@@ -5,6 +5,10 @@ stored already and one to load its conversation. For a batch, both are read up
 front, two queries in all (per workspace and channel), which is most of what
 saves the worker's time when it catches up with a backlog.
 
+Likewise the new messages of plain message events are inserted together, in one
+statement, before any other kind of event is handled (it might read them) and at
+the end of the batch: about a third of the cost of inserting them one by one.
+
 Correct because the reads happen after the batch's lanes are held: inbound
 messages and the conversations of those threads are written only by the lane's
 holder. A conversation is handed out once, to the first event of its thread;
@@ -14,7 +18,7 @@ later events of the thread load it again, since the first may have changed it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from django.db.models import Q
 
@@ -60,6 +64,7 @@ class BatchReads:
             stored = Message.objects.filter(workspace_id=workspace_id, mid__in=wanted)
             self._stored.update((workspace_id, m) for m in stored.values_list("mid", flat=True))
         self._conversations: dict[Lane, Conversation | None] = {}
+        self._unsaved: list[tuple[Message, Callable[[Message], None]]] = []
         # A group thread's events touch contacts of other threads: no read-ahead then.
         if not any(isinstance(row.payload.get("thread"), dict) for row in rows):
             self._read_conversations({(row.channel_id, row.thread_key) for row in rows})
@@ -77,6 +82,22 @@ class BatchReads:
 
     def message_added(self, workspace_id: int, mid: str) -> None:
         self._stored.add((workspace_id, mid))
+
+    def insert_later(self, message: Message, then: Callable[[Message], None]) -> None:
+        """Queue a new message for the batch's one INSERT; ``then(message)`` runs after it."""
+        self._unsaved.append((message, then))
+
+    def flush(self) -> None:
+        """Insert the queued messages, in order, in one statement (ids come back).
+
+        Called before any event that might read messages, and at the end of the batch.
+        """
+        if not self._unsaved:
+            return
+        unsaved, self._unsaved = self._unsaved, []
+        Message.objects.bulk_create([message for message, _ in unsaved])
+        for message, then in unsaved:
+            then(message)
 
     def take_conversation(self, lane: Lane) -> tuple[bool, Conversation | None]:
         """(read ahead?, the thread's conversation or None if it has none yet); once a lane."""
