@@ -266,3 +266,22 @@ def test_a_job_whose_delivery_another_worker_holds_moves_on_without_waiting(
         other_worker.rollback()  # the holder failed: its delivery is still to do
     drain(task_queue)
     assert list(Message.objects.values_list("text", flat=True)) == ["held"]
+
+
+def test_a_late_older_message_does_not_move_the_window_back(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    """Meta may deliver an older message after a newer one has been processed: the
+    conversation keeps the newest times (compared in the database), counts both as
+    unread, and a done conversation reopens."""
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "newer", b.T0 + 2000)))
+    drain(task_queue)
+    Conversation.objects.update(status=Conversation.Status.DONE)
+    b.post(pagedesk_server, b.envelope(b.text(ADA, "older", b.T0 + 1000)))
+    drain(task_queue)
+    conversation = Conversation.objects.get()
+    assert conversation.last_customer_message_at is not None
+    assert conversation.last_customer_message_at.timestamp() == (b.T0 + 2000) / 1000
+    assert conversation.last_message_at == conversation.last_customer_message_at
+    assert conversation.unread_count == 2
+    assert conversation.status == Conversation.Status.OPEN

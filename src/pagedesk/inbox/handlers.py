@@ -19,8 +19,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from pagedesk.core.models import Channel
@@ -311,17 +310,29 @@ def _customer_spoke(
 ) -> None:
     """A customer action: it opens the messaging window and reopens a done conversation.
     ``ad_message``: the first message after an ad click, which opens a 7-day window."""
-    updates: dict[str, Any] = {"status": Conversation.Status.OPEN, "updated_at": timezone.now()}
-    if ad_message:
-        updates["ad_message_at"] = at
-    if conversation.last_customer_message_at is None or at > conversation.last_customer_message_at:
-        updates["last_customer_message_at"] = at
-    if conversation.last_message_at is None or at > conversation.last_message_at:
-        updates["last_message_at"] = at
-    if unread:
-        updates["unread_count"] = F("unread_count") + 1
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    when = connection.ops.adapt_datetimefield_value(at)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        params = [Conversation.Status.OPEN, now, when, when, when, when, ad_message, when]
+        cursor.execute(_CUSTOMER_SPOKE, [*params, int(unread), conversation.pk])
     c.emit(live.CONVERSATION_UPDATED, conversation_id=conversation.pk)
+
+
+# Ingestion's most frequent write, once per customer message, as plain SQL: the ORM
+# spent ten times longer building this UPDATE than the database took to run it. The
+# "later than what is stored" comparisons run in the database, against the row as it is.
+_CUSTOMER_SPOKE = """
+    UPDATE inbox_conversation SET
+        status = %s,
+        updated_at = %s,
+        last_customer_message_at = CASE WHEN last_customer_message_at IS NULL
+            OR last_customer_message_at < %s THEN %s ELSE last_customer_message_at END,
+        last_message_at = CASE WHEN last_message_at IS NULL
+            OR last_message_at < %s THEN %s ELSE last_message_at END,
+        ad_message_at = CASE WHEN %s THEN %s ELSE ad_message_at END,
+        unread_count = unread_count + %s
+    WHERE id = %s
+"""
 
 
 def _on_postback(c: _Context) -> None:
