@@ -453,9 +453,9 @@ def main() -> int:
 _RESULTS_HEADER = """# Webhook ingest benchmark results
 
 Written by `bench/ingest.py` (see `bench/README.md`). Webhooks/s counts only
-POSTs answered 200, each a committed `RawWebhook` row with its ingestion job
-queued (Huey on SQLite in both runs: no `REDIS_URL`); the no-op is the same
-server answering without touching storage.
+POSTs answered 200, each a committed `RawWebhook` row with its ingestion queued
+(a job per span of 32 rows of a group commit; Huey on SQLite in both runs: no
+`REDIS_URL`); the no-op is the same server answering without touching storage.
 
 """
 
