@@ -390,8 +390,7 @@ async def run_phase(
     """POST ``rate * seconds`` webhooks, wait until they are visible; fill ``phase``.
 
     The first ``lead_in`` seconds' POSTs (tagged apart) go first at the same rate and
-    are not scored: an idle worker backs off its queue polling, and the first
-    messages after a pause would measure that, not the sustained rate.
+    are not scored: what is measured is the sustained rate, not the start of it.
     """
     lead = int(phase.rate * cfg.lead_in)
     count = int(phase.rate * phase.seconds)
