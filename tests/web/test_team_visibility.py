@@ -185,3 +185,21 @@ def test_search_pages_through_many_matches_in_order(
     assert shown == sorted(shown, key=ordered.index)
     # A name and a word together.
     assert _listed(owner, "q=buyer117+parcel") == {talkers[117].pk}
+
+
+def test_a_tab_counts_up_to_999_then_says_999_plus(
+    acme: Side, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting stops at the cap (exact counts of 100,000 conversations slowed every
+    page): small here, so the test makes a few conversations."""
+    from pagedesk.web import selectors
+
+    monkeypatch.setattr(selectors, "TAB_COUNT_CAP", 2)
+    page = client_for(acme.owner).get("/inbox/").content.decode()
+    all_tab = page.split('data-tab="all"', 1)[1].split("</a>", 1)[0]
+    assert '<span class="count">1</span>' in all_tab
+    for _ in range(3):
+        make_conversation(make_contact(acme.channel))
+    page = client_for(acme.owner).get("/inbox/").content.decode()
+    all_tab = page.split('data-tab="all"', 1)[1].split("</a>", 1)[0]
+    assert '<span class="count">2+</span>' in all_tab

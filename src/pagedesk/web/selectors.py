@@ -15,7 +15,6 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
-    Count,
     F,
     OuterRef,
     Prefetch,
@@ -268,14 +267,20 @@ def _came_through(source: str) -> Q:
     return Q(pk__in=[])
 
 
+TAB_COUNT_CAP = 999  # a tab's badge says "999+" beyond this
+
+
 def tab_counts(*, viewer: Membership) -> dict[str, int]:
-    open_ = Q(status=Conversation.Status.OPEN)
-    return visible_conversations(viewer=viewer).aggregate(
-        mine=Count("id", filter=open_ & Q(assignee_id=viewer.user_id)),
-        unassigned=Count("id", filter=open_ & Q(assignee__isnull=True)),
-        all=Count("id", filter=open_),
-        done=Count("id", filter=Q(status=Conversation.Status.DONE)),
-    )
+    """Each tab's conversations, counted up to ``TAB_COUNT_CAP + 1`` (see ``count_badge``).
+
+    Four small counts, each stopping at the cap: counting a workspace's 100,000
+    conversations exactly cost every inbox page about 20 ms.
+    """
+    rows = visible_conversations(viewer=viewer)
+    return {
+        tab: _tab(rows, tab, viewer.user_id)[: TAB_COUNT_CAP + 1].count()
+        for tab in ("mine", "unassigned", "all", "done")
+    }
 
 
 def _tab(rows: QuerySet[Conversation], tab: str, user_id: int) -> QuerySet[Conversation]:

@@ -31,6 +31,14 @@ def short_time(moment: datetime | None) -> str:
 
 
 @register.filter
+def count_badge(count: int) -> str:
+    """A tab's count, "999+" past the cap (``selectors.tab_counts`` stops counting there)."""
+    from pagedesk.web.selectors import TAB_COUNT_CAP
+
+    return f"{TAB_COUNT_CAP}+" if count > TAB_COUNT_CAP else str(count)
+
+
+@register.filter
 def inline_image(attachment: Attachment) -> bool:
     return presenters.is_inline_image(attachment)
 
