@@ -720,6 +720,15 @@ def machine() -> str:
     )
 
 
+def with_provenance(script: str, lines: list[str]) -> str:
+    """A report's lines, then the machine and the exact command that produced them."""
+    command = shlex.join(["python", script, *sys.argv[1:]])
+    return "\n".join(lines) + (
+        f"\nMachine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with:\n\n"
+        f"```\n{command}\n```\n"
+    )
+
+
 def write_section(path: Path, text: str) -> None:
     current = path.read_text() if path.exists() else ""
     block = f"{SECTION_START}\n{text}{SECTION_END}\n"
@@ -784,11 +793,7 @@ def main() -> int:
         if args.postgres:
             with scratch_postgres(args.postgres) as url:
                 lines += bench(cfg, url, args.redis)
-    command = shlex.join(["python", "bench/fanout.py", *sys.argv[1:]])
-    text = "\n".join(lines) + (
-        f"\nMachine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with:\n\n"
-        f"```\n{command}\n```\n"
-    )
+    text = with_provenance("bench/fanout.py", lines)
     print("\n" + text)
     if args.results:
         write_section(args.results, _SECTION_HEADER + text)

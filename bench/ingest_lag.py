@@ -32,13 +32,11 @@ import http.client
 import json
 import math
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -878,11 +876,7 @@ def main() -> int:
             lines = bench(cfg, url, args.redis)
     else:
         lines = bench(cfg, None, args.redis)
-    command = shlex.join(["python", "bench/ingest_lag.py", *sys.argv[1:]])
-    text = "\n".join(lines) + (
-        f"\nMachine: {fanout.machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with:\n\n"
-        f"```\n{command}\n```\n"
-    )
+    text = fanout.with_provenance("bench/ingest_lag.py", lines)
     print("\n" + text)
     if args.results:
         engine = ("PostgreSQL" if args.postgres else "SQLite") + (" + Redis" if args.redis else "")
