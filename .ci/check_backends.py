@@ -8,6 +8,7 @@ REQUIRED = {
     "test_queue_round_trip_on_configured_backend",
     # Skipped unless DATABASE_URL / REDIS_URL are PostgreSQL and Redis: must run here.
     "test_two_webs_two_workers_every_message_once_in_order_live_everywhere",
+    "test_a_web_process_reuses_its_connections_across_requests",
 }
 
 root = ET.parse(sys.argv[1]).getroot()  # noqa: S314 - our own test report

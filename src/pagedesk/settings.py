@@ -118,6 +118,20 @@ if "pytest" in sys.modules:
     # Tests open connections from server threads; close them after each use so the
     # test database can be dropped at the end.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A pool per process. The ASGI server runs each request on a thread of its own
+    # and Django's connections belong to a thread, so without one every page opened
+    # a new PostgreSQL connection: a server process forked, its caches cold, about
+    # 20 ms of a search page (bench/inbox_scale.py). Health checks stay on: the pool
+    # then checks a connection before handing it out (a restarted server).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": CONFIG.db_pool_size,
+        # Seconds a thread waits for a connection (all busy, or the server down)
+        # before its request fails: under Meta's 5 s for answering a webhook.
+        "timeout": 4,
+    }
     if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         # One test database per data dir, so two test runs never drop each other's.
         suffix = hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]

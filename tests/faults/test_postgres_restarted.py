@@ -4,8 +4,9 @@ A private cluster (never the shared server other tests use) backs ``pagedesk web
 and ``pagedesk worker``. The sandbox keeps customers writing; mid-traffic the
 cluster is stopped (``pg_ctl stop -m fast``: every connection is cut), left down for
 a moment and started again. Deliveries refused meanwhile (503) are retried by the
-sandbox; both processes must carry on by themselves, and every message must end up
-in the inbox exactly once.
+sandbox, others wait for a pooled connection until the server is back; both
+processes must carry on by themselves, and every message must end up in the inbox
+exactly once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.faults.harness import (
 ROUNDS = 12
 PER_ROUND = 5
 DOWN_SECONDS = 3.0
+HELD_MS = 1000  # a webhook answered this late waited for the database
 
 
 def test_postgres_restart_mid_traffic_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -86,6 +88,13 @@ def test_postgres_restart_mid_traffic_loses_and_duplicates_nothing(tmp_path: Pat
             assert (web.starts, ingest.starts) == (1, 1)
         deliveries = box.deliveries()
         refused = sum(1 for d in deliveries if d["attempts"] > 1)
+        # A delivery may also wait out the outage for a pooled connection (at most the
+        # pool's timeout, under Meta's 5 s) and be stored once the server is back.
+        held = sum(
+            1
+            for d in deliveries
+            if d["attempts"] == 1 and d["attempt_log"][0]["duration_ms"] >= HELD_MS
+        )
         tally = inbound_tally(
             "PostgreSQL restart",
             "private postgresql + embedded queue",
@@ -94,11 +103,12 @@ def test_postgres_restart_mid_traffic_loses_and_duplicates_nothing(tmp_path: Pat
             started,
             note=(
                 f"down {DOWN_SECONDS:.0f} s; {refused} deliveries refused and retried by the "
-                f"sandbox; all processed {recovered_in:.1f} s after the restart"
+                f"sandbox, {held} held until the server was back; all processed "
+                f"{recovered_in:.1f} s after the restart"
             ),
         )
     tally.record()
     assert all(d["delivered"] for d in deliveries)
-    assert refused > 0, "no delivery met the outage"
+    assert refused + held > 0, "no delivery met the outage"
     assert (tally.duplicates, tally.lost) == (0, 0)
     assert tally.processed == len(sent) == ROUNDS * PER_ROUND * 3

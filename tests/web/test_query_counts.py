@@ -19,9 +19,9 @@ from tests.api.factories import (
 from tests.web.conftest import Side, client_for
 
 # Upper bounds, with a little room: a change that adds a query per row breaks them.
-MAX_LIST_QUERIES = 17  # 15 today, four of them the tabs' capped counts (selectors.tab_counts)
+MAX_LIST_QUERIES = 11  # 10 today: 3 for the session and workspace, 1 for all four tab counts
 MAX_SEARCH_QUERIES = 25  # two words; PostgreSQL probes each word (pagedesk.inbox.search)
-MAX_CONVERSATION_QUERIES = 35
+MAX_CONVERSATION_QUERIES = 22  # 20 today for the full page, 16 for the pane
 PANE = {"HX-Request": "true", "HX-Target": "pane"}
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Generic, Literal, TypeVar
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from pagedesk.core.errors import PagedeskError
@@ -103,15 +103,12 @@ def conversation_get(*, workspace: Workspace, conversation_id: int) -> Conversat
     """One conversation with its participants; 404 when absent or of another workspace."""
     if not _valid_id(conversation_id):
         raise _conversation_not_found()
-    participants = Contact.objects.filter(workspace=workspace).order_by("id")
-    conversation = (
-        _conversations(workspace)
-        .prefetch_related(Prefetch("participants", queryset=participants))
-        .filter(pk=conversation_id)
-        .first()
-    )
+    conversation = _conversations(workspace).filter(pk=conversation_id).first()
     if conversation is None:
         raise _conversation_not_found()
+    if conversation.is_group:  # one-to-one threads have none: save the query
+        participants = Contact.objects.filter(workspace=workspace).order_by("id")
+        prefetch_related_objects([conversation], Prefetch("participants", queryset=participants))
     return conversation
 
 

@@ -69,8 +69,13 @@ def run_worker(*, workers: int, worker_type: str, periodic: bool) -> None:
     options.update(workers=workers, worker_type=worker_type, periodic=periodic)
     config = ConsumerConfig(**options)
     config.validate()  # logging: Django's LOGGING setting (Huey's own stays unused)
-    # Forked worker processes must not share the parent's database connections.
+    # Forked worker processes must not share the parent's database connections,
+    # nor its PostgreSQL pool (open sockets, threads that do not survive a fork):
+    # each process opens its own on first use.
     connections.close_all()
+    for conn in connections.all():
+        if getattr(conn, "pool", None) is not None:
+            conn.close_pool()
     if hasattr(HUEY.storage, "waits"):  # the embedded queue: wait for wake-ups when idle
         HUEY.storage.waits = True
     consumer = PagedeskConsumer(HUEY, **config.values)

@@ -1,5 +1,6 @@
-"""Turn inbox rows into what the conversation view shows: bubbles, centred system
-lines, notes and delivery ticks. Pure functions over loaded rows (no queries)."""
+"""Turn inbox rows into what the agent sees: the list's rows, and the conversation
+view's bubbles, centred system lines, notes and delivery ticks. Pure functions over
+loaded rows (no queries)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from pagedesk.inbox.models import Attachment, Message
+from pagedesk.inbox.models import Attachment, Conversation, Message
 
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 SYSTEM_KINDS = frozenset(
@@ -58,6 +62,9 @@ class Item:
     tick: Tick | None = None
     attachments: list[Attachment] = field(default_factory=list)
     unsupported: str = ""  # the type of content pagedesk cannot show
+    iso: str = ""  # ``at`` for <time datetime>, in the viewer's time zone
+    exact: str = ""  # ``at`` to the second, with the zone (a tooltip)
+    when: str = ""  # ``at`` in short (see short_time)
 
 
 def thread_items(messages: list[Message], notes: list[Any]) -> list[Item]:
@@ -74,6 +81,12 @@ def thread_items(messages: list[Message], notes: list[Any]) -> list[Item]:
         )
         for n in notes
     ]
+    today = timezone.localdate()
+    for item in items:
+        local = timezone.localtime(item.at)
+        item.iso = local.isoformat()
+        item.exact = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or ''}".rstrip()
+        item.when = short_time(item.at, today=today)
     order = {"message": 0, "system": 0, "note": 1}
     return sorted(items, key=lambda i: (i.at, order[i.kind]))
 
@@ -233,3 +246,98 @@ def source_choices() -> list[tuple[str, str]]:
         ("comment", _("Comment")),
         ("widget", _("Website chat")),
     ]
+
+
+# --- the conversation list ---------------------------------------------------------------
+
+SNIPPET_CHARS = 90
+_ID_PLACEHOLDER = 987654321
+
+
+def list_rows(
+    rows: list[Conversation],
+    *,
+    labels: dict[int, list[Any]],
+    query: str,
+    selected_id: int | None,
+) -> list[dict[str, Any]]:
+    """The list's rows as plain values, so the template only prints them.
+
+    A row rendered from model instances with ``{% url %}`` and filters cost about
+    0.5 ms, a quarter of a full inbox page at 50 rows. Plain dicts are what Django's
+    template engine resolves fastest; ``reverse()`` runs once per list, not per row.
+    """
+    href = reverse("web:conversation", args=[_ID_PLACEHOLDER])
+    suffix = f"?{query}" if query else ""
+    today = timezone.localdate()
+    result = []
+    for row in rows:
+        activity = row.activity  # type: ignore[attr-defined]
+        text = row.last_text  # type: ignore[attr-defined]
+        direction = row.last_direction  # type: ignore[attr-defined]
+        assignee = row.assignee
+        result.append(
+            {
+                # Numbers as text: the template engine would localize every int.
+                "pk": str(row.pk),
+                "selected": row.pk == selected_id,
+                "href": href.replace(str(_ID_PLACEHOLDER), str(row.pk)) + suffix,
+                "name": row.contact.display_name,
+                "is_group": row.is_group,
+                "iso": timezone.localtime(activity).isoformat() if activity else "",
+                "when": short_time(activity, today=today),
+                "from_page": direction == Message.Direction.OUTBOUND,
+                "snippet": snippet(text or ""),
+                "attachment": bool(direction) and not text,
+                "channel": row.channel.name,
+                "labels": [
+                    {"name": chip.name, "color": css_color(chip.color)}
+                    for chip in labels.get(row.pk, ())
+                ],
+                "assignee": assignee
+                and {
+                    "title": _("Assigned to %(name)s") % {"name": person_name(assignee)},
+                    "initials": initials(assignee),
+                },
+                "unread": str(row.unread_count) if row.unread_count else "",
+            }
+        )
+    return result
+
+
+def snippet(text: str) -> str:
+    """A message's start, at most SNIPPET_CHARS with the ellipsis (what Django's
+    ``truncatechars`` gives, without its per-character walk)."""
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    return text[: SNIPPET_CHARS - 1] + "…"
+
+
+def short_time(moment: datetime | None, *, today: Any = None) -> str:
+    """Today: the time; this year: day and month; else the date."""
+    if moment is None:
+        return ""
+    # The formats of Django's date filter "H:i", "j M" and "j M Y", written out:
+    # the filter cost 50 µs a call, and the list makes one per row.
+    local, today = timezone.localtime(moment), today or timezone.localdate()
+    if local.date() == today:
+        return f"{local.hour:02d}:{local.minute:02d}"
+    day_month = f"{local.day} {MONTHS_3[local.month].title()}"
+    return day_month if local.year == today.year else f"{day_month} {local.year}"
+
+
+def initials(user: Any) -> str:
+    name = person_name(user)
+    parts = [p for p in name.replace("@", " ").replace(".", " ").split() if p]
+    return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+
+def css_color(value: Any) -> str:
+    """A label colour as ``#rgb``/``#rrggbb``, anything else grey (it goes into a style)."""
+    text = str(value or "")
+    valid = (
+        text.startswith("#")
+        and len(text) in (4, 7)
+        and all(c in "0123456789abcdefABCDEF" for c in text[1:])
+    )
+    return text if valid else "#6b7280"

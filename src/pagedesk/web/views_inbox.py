@@ -396,7 +396,10 @@ def _after_write(
 def _page(request: HttpRequest, *, conversation: Conversation | None) -> HttpResponse:
     context = _list_context(request, selected_id=conversation.pk if conversation else None)
     if conversation is not None:
-        context.update(_pane(request, conversation))
+        # The list has read the workspace's teams and labels already.
+        context.update(
+            _pane(request, conversation, teams=context["teams"], labels=context["all_labels"])
+        )
     return render(request, "pagedesk/inbox/inbox.html", context)
 
 
@@ -418,7 +421,9 @@ def _list_context(request: HttpRequest, *, selected_id: int | None) -> dict[str,
             )
         ],
         "counts": selectors.tab_counts(viewer=current.membership),
-        "rows": page.rows,
+        "rows": presenters.list_rows(
+            page.rows, labels=page.labels, query=urlencode(query), selected_id=selected_id
+        ),
         "next_query": urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else "",
         "cursor": cursor,
         "selected_id": selected_id,
@@ -435,6 +440,8 @@ def _pane(
     *,
     form: ComposerForm | None = None,
     error: str = "",
+    teams: list[Any] | None = None,
+    labels: list[Any] | None = None,
 ) -> dict[str, Any]:
     current = _current(request)
     workspace = current.workspace
@@ -452,8 +459,8 @@ def _pane(
         "form": form,
         "error": error,
         "members": selectors.members(workspace=workspace),
-        "teams": selectors.teams(workspace=workspace),
-        "labels": selectors.labels(workspace=workspace),
+        "teams": selectors.teams(workspace=workspace) if teams is None else teams,
+        "labels": selectors.labels(workspace=workspace) if labels is None else labels,
         "applied_labels": {label.pk for label in found.labels.all()},
         "others": selectors.other_conversations(viewer=current.membership, conversation=found),
         "can_manage": current.can_manage,

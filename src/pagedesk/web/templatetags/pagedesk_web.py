@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django import template
-from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,15 +18,7 @@ register = template.Library()
 
 @register.filter
 def short_time(moment: datetime | None) -> str:
-    """Today: the time; this year: day and month; else the date."""
-    if moment is None:
-        return ""
-    local, today = timezone.localtime(moment), timezone.localdate()
-    if local.date() == today:
-        return date_filter(local, "H:i")
-    if local.year == today.year:
-        return date_filter(local, "j M")
-    return date_filter(local, "j M Y")
+    return presenters.short_time(moment)
 
 
 @register.filter
@@ -66,21 +57,12 @@ def role_label(role: str) -> str:
 
 @register.filter
 def initials(user: Any) -> str:
-    name = presenters.person_name(user)
-    parts = [p for p in name.replace("@", " ").replace(".", " ").split() if p]
-    return "".join(p[0] for p in parts[:2]).upper() or "?"
+    return presenters.initials(user)
 
 
 @register.filter
 def css_color(value: Any) -> str:
-    """A label colour as ``#rgb``/``#rrggbb``, anything else grey (it goes into a style)."""
-    text = str(value or "")
-    valid = (
-        text.startswith("#")
-        and len(text) in (4, 7)
-        and all(c in "0123456789abcdefABCDEF" for c in text[1:])
-    )
-    return text if valid else "#6b7280"
+    return presenters.css_color(value)
 
 
 @register.filter
