@@ -399,13 +399,22 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _uvicorn_kind() -> str:
+    """The HTTP parser and event loop uvicorn's "auto" picks here."""
+    from importlib.util import find_spec
+
+    parser = "httptools" if find_spec("httptools") else "h11"
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return f"{parser}, {loop}"
+
+
 def _versions() -> str:
     import sqlite3
     from importlib.metadata import version
 
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
     return (
-        f"uvicorn {version('uvicorn')} (h11, asyncio), Django {version('django')}, "
+        f"uvicorn {version('uvicorn')} ({_uvicorn_kind()}), Django {version('django')}, "
         f"huey {version('huey')}, SQLite {sqlite3.sqlite_version}, "
         f"wrk {wrk_version[1] if len(wrk_version) > 1 else '?'}"
     )

@@ -31,8 +31,9 @@ class Config(BaseSettings):
     data_dir: Path = Field(Path(".pagedesk"), alias="PAGEDESK_DATA_DIR")
     database_url: str | None = Field(None, alias="DATABASE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
-    # PostgreSQL connections each process may hold (a pool shared by its threads).
-    db_pool_size: int = Field(20, alias="PAGEDESK_DB_POOL_SIZE", ge=2, le=1000)
+    # PostgreSQL connections each process may hold (a pool shared by its threads);
+    # 0: no pool, a connection per thread kept for a minute (behind PgBouncer, say).
+    db_pool_size: int = Field(20, alias="PAGEDESK_DB_POOL_SIZE", ge=0, le=1000)
     graph_url: str = Field(DEFAULT_GRAPH_URL, alias="PAGEDESK_GRAPH_URL")
     graph_version: str = Field(DEFAULT_GRAPH_VERSION, alias="PAGEDESK_GRAPH_VERSION")
     secret_key: str | None = Field(None, alias="PAGEDESK_SECRET_KEY", repr=False)

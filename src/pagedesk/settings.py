@@ -118,7 +118,7 @@ if "pytest" in sys.modules:
     # Tests open connections from server threads; close them after each use so the
     # test database can be dropped at the end.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+elif DATABASES["default"]["ENGINE"].endswith("postgresql") and CONFIG.db_pool_size:
     # A pool per process. The ASGI server runs each request on a thread of its own
     # and Django's connections belong to a thread, so without one every page opened
     # a new PostgreSQL connection: a server process forked, its caches cold, about
