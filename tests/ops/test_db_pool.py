@@ -44,13 +44,19 @@ def _settings_in_a_process(**env: str) -> dict[str, object]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def test_postgresql_gets_a_pool_of_the_configured_size_and_sqlite_none(tmp_path: Path) -> None:
+def test_postgresql_gets_a_pool_of_the_configured_size_unless_zero_and_sqlite_none(tmp_path: Path) -> None:
     postgres = _settings_in_a_process(
         DATABASE_URL="postgresql://pagedesk@127.0.0.1:5432/pagedesk",
         PAGEDESK_DB_POOL_SIZE="7",
         PAGEDESK_DATA_DIR=str(tmp_path),
     )
     assert postgres == {"max_age": 0, "pool": {"min_size": 2, "max_size": 7, "timeout": 4}}
+    unpooled = _settings_in_a_process(
+        DATABASE_URL="postgresql://pagedesk@127.0.0.1:5432/pagedesk",
+        PAGEDESK_DB_POOL_SIZE="0",  # behind PgBouncer, say
+        PAGEDESK_DATA_DIR=str(tmp_path),
+    )
+    assert unpooled == {"max_age": 60, "pool": None}
     sqlite = _settings_in_a_process(DATABASE_URL="", PAGEDESK_DATA_DIR=str(tmp_path))
     assert sqlite["pool"] is None and sqlite["max_age"] == 0
 
