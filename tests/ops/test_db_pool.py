@@ -44,7 +44,9 @@ def _settings_in_a_process(**env: str) -> dict[str, object]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def test_postgresql_gets_a_pool_of_the_configured_size_unless_zero_and_sqlite_none(tmp_path: Path) -> None:
+def test_postgresql_gets_a_pool_of_the_configured_size_unless_zero_and_sqlite_none(
+    tmp_path: Path,
+) -> None:
     postgres = _settings_in_a_process(
         DATABASE_URL="postgresql://pagedesk@127.0.0.1:5432/pagedesk",
         PAGEDESK_DB_POOL_SIZE="7",
