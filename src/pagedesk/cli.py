@@ -46,7 +46,11 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _setup_django()
-    from pagedesk.ops.worker import run_worker
+    from pagedesk.ops.worker import pool_too_small, run_worker
+
+    if args.processes is None and (problem := pool_too_small(threads=args.workers)):
+        print(f"pagedesk: {problem}", file=sys.stderr)
+        return 2
 
     if args.processes is not None:
         run_worker(workers=args.processes, worker_type="process", periodic=args.scheduler)

@@ -99,3 +99,27 @@ def _sessions_opened() -> int:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
         return int(cursor.fetchone()[0])
+
+
+def test_a_worker_with_more_threads_than_its_pool_refuses_to_start(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "DATABASE_URL": "postgresql://pagedesk@127.0.0.1:5432/pagedesk",
+        "PAGEDESK_DB_POOL_SIZE": "4",
+        "PAGEDESK_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pagedesk.cli", "worker", "--workers", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "pagedesk: --workers 4 needs 5 database connections, but PAGEDESK_DB_POOL_SIZE is 4:"
+        " raise it, or run fewer threads (--processes N gives each process its own pool)"
+    )
+    assert "Traceback" not in done.stderr

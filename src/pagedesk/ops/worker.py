@@ -60,6 +60,21 @@ class PagedeskConsumer(Consumer):  # type: ignore[misc]
     scheduler_class = SingleScheduler
 
 
+def pool_too_small(*, threads: int) -> str:
+    """Why ``threads`` worker threads cannot share this process's PostgreSQL pool
+    ("" when they can). Each thread keeps a connection between jobs, and the
+    scheduler needs one: with fewer, threads would wait and their jobs time out."""
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    needed = threads + 1
+    if not isinstance(pool, dict) or pool.get("max_size", needed) >= needed:
+        return ""
+    return (
+        f"--workers {threads} needs {needed} database connections, but "
+        f"PAGEDESK_DB_POOL_SIZE is {pool['max_size']}: raise it, or run fewer threads "
+        "(--processes N gives each process its own pool)"
+    )
+
+
 def run_worker(*, workers: int, worker_type: str, periodic: bool) -> None:
     """Run the consumer until SIGINT/SIGTERM (Huey's graceful / immediate stop)."""
     from huey.contrib.djhuey import HUEY
