@@ -380,11 +380,11 @@ def _sees_by_team(viewer: Membership) -> bool:
     """
     if viewer.role != Membership.Role.AGENT:
         return False
-    known = viewer.__dict__.get("_pagedesk_sees_by_team")
-    if known is None:
-        known = Team.objects.filter(workspace_id=viewer.workspace_id, members=viewer.user_id)
-        known = viewer.__dict__["_pagedesk_sees_by_team"] = known.exists()
-    return bool(known)
+    cache = viewer.__dict__
+    if "_pagedesk_sees_by_team" not in cache:
+        teams = Team.objects.filter(workspace_id=viewer.workspace_id, members=viewer.user_id)
+        cache["_pagedesk_sees_by_team"] = teams.exists()
+    return bool(cache["_pagedesk_sees_by_team"])
 
 
 def _may_see(viewer: Membership, conversation_id: int) -> bool:

@@ -408,9 +408,10 @@ def _list_context(request: HttpRequest, *, selected_id: int | None) -> dict[str,
     filters, cursor = InboxFilterForm.parse(request.GET)
     page = selectors.inbox_page(viewer=current.membership, filters=filters, cursor=cursor or None)
     query = filters.query()
+    encoded = urlencode(query)
     return {
         "filters": filters,
-        "query": urlencode(query),
+        "query": encoded,
         "tab_links": [
             (tab, urlencode({**query, "tab": tab}), label)
             for tab, label in (
@@ -422,7 +423,7 @@ def _list_context(request: HttpRequest, *, selected_id: int | None) -> dict[str,
         ],
         "counts": selectors.tab_counts(viewer=current.membership),
         "rows": presenters.list_rows(
-            page.rows, labels=page.labels, query=urlencode(query), selected_id=selected_id
+            page.rows, labels=page.labels, query=encoded, selected_id=selected_id
         ),
         "next_query": urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else "",
         "cursor": cursor,

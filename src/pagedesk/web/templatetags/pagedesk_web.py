@@ -56,11 +56,6 @@ def role_label(role: str) -> str:
 
 
 @register.filter
-def initials(user: Any) -> str:
-    return presenters.initials(user)
-
-
-@register.filter
 def css_color(value: Any) -> str:
     return presenters.css_color(value)
 
