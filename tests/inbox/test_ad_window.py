@@ -67,3 +67,35 @@ def test_plain_messages_and_link_referrals_do_not_extend_the_window(
     assert conversation.ad_message_at is None
     state = composer_state(conversation=conversation, now=_at(b.T0) + timedelta(days=2))
     assert not state.window_open
+
+
+def test_one_batch_writes_each_conversation_as_if_event_by_event(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    """A batch writes its conversations' "customer spoke" changes in one statement:
+    unread counts add up, the last ad message's time stands, and a message older than
+    the one stored does not move the window back."""
+    b.post(pagedesk_server, b.envelope(b.text(CAROL, "newest, already stored", b.T0 + 50_000)))
+    drain(task_queue)
+    first_ad = b.text(CAROL, "from the first ad", b.T0)
+    first_ad["message"]["referral"] = AD
+    second_ad = b.text(CAROL, "from the second ad", b.T0 + 2_000)
+    second_ad["message"]["referral"] = {**AD, "ad_id": "120212345678900999"}
+    b.post(
+        pagedesk_server,
+        b.envelope(
+            first_ad,
+            b.text(CAROL, "plain, in between", b.T0 + 1_000),
+            second_ad,
+            b.text(ADA, "someone else", b.T0 + 3_000),
+        ),
+    )
+    drain(task_queue)
+    carol = Conversation.objects.get(thread_key=CAROL)
+    assert carol.unread_count == 4
+    assert carol.ad_message_at == _at(b.T0 + 2_000)
+    assert carol.last_customer_message_at == _at(b.T0 + 50_000)
+    assert carol.last_message_at == _at(b.T0 + 50_000)
+    ada = Conversation.objects.get(thread_key=ADA)
+    assert (ada.unread_count, ada.last_customer_message_at) == (1, _at(b.T0 + 3_000))
+    assert ada.ad_message_at is None

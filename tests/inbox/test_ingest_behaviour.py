@@ -28,6 +28,25 @@ def test_batch_of_100_events_in_one_post_lands_in_order_per_conversation(
         assert conversation.unread_count == 10
 
 
+def test_more_events_than_a_batch_wait_their_turn_in_order(
+    pages: Pages, pagedesk_server: str, task_queue: object
+) -> None:
+    """A job handles a batch of events; the rest of what it split is stored pending
+    and its threads run again, still in order behind what the batch handled."""
+    customers = [f"71100000000000{n:02d}" for n in range(3)]
+    # Meta's times run backwards across the delivery: order comes from them, not arrival.
+    events = [b.text(customers[i % 3], f"message {i // 3}", b.T0 - i) for i in range(150)]
+    b.post(pagedesk_server, b.envelope(*events))
+    ran = drain(task_queue)
+    assert "process_thread" in ran  # the batch could not take them all
+    assert not InboundEvent.objects.exclude(state=InboundEvent.State.DONE).exists()
+    assert InboundEvent.objects.count() == Message.objects.count() == 150
+    for conversation in Conversation.objects.all():
+        texts = list(conversation.messages.order_by("id").values_list("text", flat=True))
+        assert texts == [f"message {n}" for n in reversed(range(50))]
+        assert conversation.unread_count == 50
+
+
 def test_duplicate_and_reordered_deliveries(
     pages: Pages, pagedesk_server: str, task_queue: object
 ) -> None:

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
 from pagedesk.core.models import Channel, RawWebhook
@@ -85,9 +85,9 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
                     split.add(raw)
                 else:  # split before, by a run that did not get to process it
                     split.lanes.update(dict.fromkeys(_pending_lanes(raw.pk)))
-            split.save()
+            split.mark_split()
             channels = {c.pk: c for c in split.channels.values() if c is not None}
-            return _process_batch(list(split.lanes), split.parsed, channels)
+            return _process_batch(list(split.lanes), split.parsed, channels, split.take_rows())
     except _HandlerFailed:
         pass
     later: dict[Lane, float] = {}
@@ -220,15 +220,25 @@ class _Split:
 
     def save(self) -> None:
         """Write the events of every delivery added in one statement, and mark the
-        deliveries split in one per outcome (usually one: "message")."""
-        InboundEvent.objects.bulk_create(self.rows, ignore_conflicts=True)
+        deliveries split."""
+        InboundEvent.objects.bulk_create(self.take_rows(), ignore_conflicts=True)
+        self.mark_split()
+
+    def take_rows(self) -> list[InboundEvent]:
+        """The new events, not written yet (the caller writes them)."""
+        rows, self.rows = self.rows, []
+        return rows
+
+    def mark_split(self) -> None:
+        """Mark the deliveries added split, in one statement per outcome (usually one:
+        "message")."""
         now = timezone.now()
         for (count, event_kinds, error), raw_ids in self.outcomes.items():
             noted = {"error": error} if error else {}  # else keep what the edge noted, if anything
             RawWebhook.objects.filter(pk__in=raw_ids).update(
                 event_count=count, event_kinds=event_kinds, split_at=now, **noted
             )
-        self.rows, self.outcomes = [], {}
+        self.outcomes = {}
 
 
 def _channels(where: Q) -> list[Channel]:
@@ -265,23 +275,33 @@ def do_process_lane(*, channel_id: int, thread_key: str) -> float | None:
 
 
 def _process_batch(
-    lanes: list[Lane], parsed: Parsed, channels: dict[int, Channel]
+    lanes: list[Lane],
+    parsed: Parsed,
+    channels: dict[int, Channel],
+    new: list[InboundEvent] | None = None,
 ) -> dict[Lane, float]:
     """Handle the lanes' pending events, in the caller's transaction; raises _HandlerFailed.
+
+    ``new``: events just split, not written yet. They are handled in order with the
+    lanes' stored pending events, then written in one statement, those handled as
+    done: each row written once, rather than written, read back and updated.
 
     Returns the lanes that need another run: a retry not yet due, or more than a batch.
     """
     if not lanes:
         return {}
     _lock_lanes(lanes)
-    pending = list(
+    stored = list(
         InboundEvent.objects.filter(lane_filter(lanes), state=InboundEvent.State.PENDING)
         .defer("last_error")
-        .order_by("channel_id", "thread_key", "timestamp_ms", "id")[: BATCH + 1]
+        .order_by("channel_id", "thread_key", *LANE_ORDER)[: BATCH + 1]
     )
+    # New rows have no id yet; theirs will be larger than any stored one's. (A stored
+    # row left out by the limit comes after the last fetched, so after the cut below.)
+    pending = sorted([*stored, *new], key=_lane_order) if new else stored
     later: dict[Lane, float] = {}
     if len(pending) > BATCH:
-        pending.pop()
+        del pending[BATCH:]
         # The last lane may be cut short, and lanes ordered after it were not reached.
         seen = {(e.channel_id, e.thread_key) for e in pending}
         last = (pending[-1].channel_id, pending[-1].thread_key)
@@ -291,7 +311,7 @@ def _process_batch(
     if missing:
         channels = {**channels, **{c.pk: c for c in _channels(Q(pk__in=missing))}}
     now = timezone.now()
-    done: list[int] = []
+    done: list[InboundEvent] = []
     live_events: list[list[live.Pending]] = []  # per event: a batched insert adds to its list
     for event in pending:
         lane = (event.channel_id, event.thread_key)
@@ -309,17 +329,31 @@ def _process_batch(
             )
         except Exception as exc:
             raise _HandlerFailed from exc
-        done.append(event.pk)
+        done.append(event)
     try:
         reads.flush()
     except Exception as exc:
         raise _HandlerFailed from exc
-    if done:
-        InboundEvent.objects.filter(pk__in=done).update(
+    if done_stored := [event.pk for event in done if event.pk is not None]:
+        InboundEvent.objects.filter(pk__in=done_stored).update(
             state=InboundEvent.State.DONE, processed_at=now, last_error=""
         )
+    for event in done:
+        event.state, event.processed_at = InboundEvent.State.DONE, now
+    if new:  # the rest of them wait, pending, for their lane's next run
+        InboundEvent.objects.bulk_create(new, ignore_conflicts=True)
     live.emit_many([e for events in live_events for e in events])  # last: see pagedesk.live.emit
     return later
+
+
+# A thread's events in Meta's order, then arrival; an event without a time last. In
+# Python: ``_lane_order``, where a new row (no id yet) comes after every stored one.
+LANE_ORDER = (F("timestamp_ms").asc(nulls_last=True), "id")
+
+
+def _lane_order(row: InboundEvent) -> tuple[int, str, bool, int, bool, int]:
+    time, pk = row.timestamp_ms, row.pk
+    return (row.channel_id, row.thread_key, time is None, time or 0, pk is None, pk or 0)
 
 
 def _process_event_by_event(channel_id: int, thread_key: str) -> float | None:
@@ -342,7 +376,7 @@ def _process_next(channel_id: int, thread_key: str) -> float | None:
             InboundEvent.objects.select_related("channel")
             .defer("channel__page_access_token", "channel__app_secret")
             .filter(channel_id=channel_id, thread_key=thread_key, state=InboundEvent.State.PENDING)
-            .order_by("timestamp_ms", "id")
+            .order_by(*LANE_ORDER)
             .first()
         )
         if event is None:

@@ -6,8 +6,10 @@ front, two queries in all (per workspace and channel), which is most of what
 saves the worker's time when it catches up with a backlog.
 
 Likewise the new messages of plain message events are inserted together, in one
-statement, before any other kind of event is handled (it might read them) and at
-the end of the batch: about a third of the cost of inserting them one by one.
+statement, and their conversations' "customer spoke" updates are written in one
+more (``pagedesk.inbox.customer_spoke``): before any other kind of event is
+handled (it might read them), before a conversation is read again, and at the
+end of the batch. About a third of the cost of writing them one by one.
 
 Correct because the reads happen after the batch's lanes are held: inbound
 messages and the conversations of those threads are written only by the lane's
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from django.db.models import Q
 
+from pagedesk.inbox import customer_spoke
 from pagedesk.inbox.models import Conversation, InboundEvent, Message
 from pagedesk.messenger.events import EventKind
 
@@ -65,6 +68,7 @@ class BatchReads:
             self._stored.update((workspace_id, m) for m in stored.values_list("mid", flat=True))
         self._conversations: dict[Lane, Conversation | None] = {}
         self._unsaved: list[tuple[Message, Callable[[Message], None]]] = []
+        self._spoken: list[customer_spoke.Spoke] = []
         # A group thread's events touch contacts of other threads: no read-ahead then.
         if not any(isinstance(row.payload.get("thread"), dict) for row in rows):
             self._read_conversations({(row.channel_id, row.thread_key) for row in rows})
@@ -87,17 +91,28 @@ class BatchReads:
         """Queue a new message for the batch's one INSERT; ``then(message)`` runs after it."""
         self._unsaved.append((message, then))
 
-    def flush(self) -> None:
-        """Insert the queued messages, in order, in one statement (ids come back).
+    def spoke_later(self, action: customer_spoke.Spoke) -> None:
+        """Queue a conversation's "customer spoke" update for the batch's one UPDATE."""
+        self._spoken.append(action)
 
-        Called before any event that might read messages, and at the end of the batch.
+    def flush(self) -> None:
+        """Insert the queued messages, in order, in one statement (ids come back), then
+        write the queued conversation updates in one more.
+
+        Called before any event that might read what they write, and at the end of
+        the batch.
         """
-        if not self._unsaved:
-            return
         unsaved, self._unsaved = self._unsaved, []
-        Message.objects.bulk_create([message for message, _ in unsaved])
-        for message, then in unsaved:
-            then(message)
+        if unsaved:
+            Message.objects.bulk_create([message for message, _ in unsaved])
+            for message, then in unsaved:
+                then(message)
+        self.write_spoken()
+
+    def write_spoken(self) -> None:
+        """Write the queued conversation updates (before a conversation is read again)."""
+        spoken, self._spoken = self._spoken, []
+        customer_spoke.write(spoken)
 
     def take_conversation(self, lane: Lane) -> tuple[bool, Conversation | None]:
         """(read ahead?, the thread's conversation or None if it has none yet); once a lane."""
