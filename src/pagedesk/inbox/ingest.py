@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 Lane = tuple[int, str]  # (channel id, thread key)
 Parsed = dict[tuple[int, int], WebhookEvent]  # (raw webhook id, index) → its event
 BATCH = 100  # events per transaction at most (on SQLite the write lock is held that long)
-JOB_SPAN = 32  # deliveries a job splits and processes at most (see do_ingest_webhook)
+JOB_SPAN = BATCH  # deliveries a job splits and processes at most (see do_ingest_webhook)
 LANE_BATCH = 500  # events handled one by one per task run before yielding to other lanes
 
 
