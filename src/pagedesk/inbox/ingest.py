@@ -39,6 +39,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
+from pagedesk.core import inserts
 from pagedesk.core.models import Channel, RawWebhook
 from pagedesk.edge.write_turns import write_turn
 from pagedesk.inbox import handlers
@@ -341,7 +342,7 @@ def _process_batch(
     for event in done:
         event.state, event.processed_at = InboundEvent.State.DONE, now
     if new:  # the rest of them wait, pending, for their lane's next run
-        InboundEvent.objects.bulk_create(new, ignore_conflicts=True)
+        inserts.insert(new, ignore_conflicts=True)
     live.emit_many([e for events in live_events for e in events])  # last: see pagedesk.live.emit
     return later
 

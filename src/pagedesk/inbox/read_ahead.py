@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from django.db.models import Q
 
+from pagedesk.core import inserts
 from pagedesk.inbox import customer_spoke
 from pagedesk.inbox.models import Conversation, InboundEvent, Message
 from pagedesk.messenger.events import EventKind
@@ -104,7 +105,7 @@ class BatchReads:
         """
         unsaved, self._unsaved = self._unsaved, []
         if unsaved:
-            Message.objects.bulk_create([message for message, _ in unsaved])
+            inserts.insert([message for message, _ in unsaved])
             for message, then in unsaved:
                 then(message)
         self.write_spoken()

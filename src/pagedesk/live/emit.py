@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 from django.utils import timezone
 
+from pagedesk.core import inserts
 from pagedesk.live import wakeup
 from pagedesk.live.models import LiveEvent
 
@@ -75,9 +76,8 @@ def emit_many(events: Sequence[Pending]) -> None:
     with transaction.atomic(savepoint=False):  # joins the caller's transaction, if any
         for workspace_id in sorted({e.workspace_id for e in events}):  # one lock order
             _serialise_workspace(workspace_id)
-        rows = LiveEvent.objects.bulk_create(
-            LiveEvent(workspace_id=e.workspace_id, kind=e.kind, data=e.data) for e in events
-        )
+        rows = [LiveEvent(workspace_id=e.workspace_id, kind=e.kind, data=e.data) for e in events]
+        inserts.insert(rows)
         newest: dict[int, int] = {}
         for row in rows:
             newest[row.workspace_id] = max(newest.get(row.workspace_id, 0), row.pk)
