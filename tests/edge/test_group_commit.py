@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -80,3 +81,25 @@ async def test_the_idle_hook_runs_once_the_writer_has_nothing_to_do() -> None:
     )
     await writer.submit(1)
     assert await asyncio.to_thread(idle.wait, 5)
+
+
+async def test_clients_coming_back_after_a_batch_are_written_together() -> None:
+    """20 clients, each sending its next item when the last is written (as Meta's
+    connections and a load generator do): after a batch, the writer waits a moment
+    for them instead of writing the first to return alone, then the rest."""
+    sizes: list[int] = []
+
+    def write(items: list[int]) -> None:
+        time.sleep(0.003)  # a commit
+        sizes.append(len(items))
+
+    # A long window, so that a busy test machine cannot make the clients miss it.
+    writer: GroupCommit[int] = GroupCommit(write, name="test-writer", gather=0.05)
+
+    async def client(n: int) -> None:
+        for item in range(5):
+            await writer.submit(n * 10 + item)
+
+    await asyncio.gather(*(client(n) for n in range(20)))
+    assert sum(sizes) == 100
+    assert len(sizes) <= 7, sizes  # about one batch per round of the 20 clients
