@@ -29,6 +29,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, Field, JSONField, Model
 from django.db.models.constants import OnConflict
+from django.db.models.fields import AutoFieldMixin
 
 M = TypeVar("M", bound=Model)
 
@@ -49,6 +50,8 @@ def insert(objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
     if not objs:
         return
     meta = type(objs[0])._meta
+    if not isinstance(meta.pk, AutoFieldMixin):
+        raise TypeError(f"{meta.label}: inserts.insert needs an auto-increment id")
     db = connections[DEFAULT_DB_ALIAS]  # once: each use of the ``connection`` proxy costs
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     for field in fields:
