@@ -76,7 +76,7 @@ def test_a_failed_enqueue_still_answers_200_and_keeps_the_row(
 def test_a_failed_write_is_a_503_for_meta_to_retry(
     channel: Channel, pagedesk_server: str, task_queue: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(raw_log, "_insert_sql", lambda rows: "INSERT INTO no_such_table")
+    monkeypatch.setattr(raw_log, "_statement", lambda deliveries: ("INSERT INTO no_such_table", []))
     before = dict(COUNTERS)
     body = message_body()
     response = post(pagedesk_server, body, sign_body(body, APP_SECRET))

@@ -181,3 +181,24 @@ def test_oversized_body_is_refused_with_413(
 def test_other_methods_are_refused(channel: Channel, pagedesk_server: str) -> None:
     assert httpx.put(f"{pagedesk_server}/webhooks/messenger").status_code == 405
     assert not RawWebhook.objects.exists()
+
+
+def test_a_nul_in_a_signed_page_id_is_kept_as_an_unknown_page(
+    channel: Channel, pagedesk_server: str, task_queue: object
+) -> None:
+    """PostgreSQL refuses NUL in text: the row is stored without it, not refused with a 503."""
+    body = message_body(page_id="999\x00999")
+    response = post(pagedesk_server, body, sign_body(body, APP_SECRET))
+    assert response.status_code == 403
+    row = RawWebhook.objects.get()
+    assert row.status == RawWebhook.Status.UNKNOWN_PAGE
+    assert row.page_ids == "999999"
+    assert bytes(row.body) == body
+
+
+def test_any_bytes_are_kept_exactly(channel: Channel, pagedesk_server: str) -> None:
+    body = bytes(range(256)) * 4 + b'\\"\x00%s'
+    response = post(pagedesk_server, body, sign_body(body, APP_SECRET))
+    assert response.status_code == 400
+    row = RawWebhook.objects.get()
+    assert (row.status, bytes(row.body), row.body_size) == ("malformed", body, len(body))

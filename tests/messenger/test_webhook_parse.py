@@ -165,6 +165,19 @@ def test_parse_accepts_bytes_exactly_as_received_with_whitespace() -> None:
     assert event.kind is EventKind.MESSAGE
 
 
+def test_text_no_database_can_store_is_cleaned_where_it_is_decoded() -> None:
+    """NUL is dropped and a lone surrogate becomes U+FFFD, in keys too; pairs stay."""
+    event = text_event(psid="70123\x00")
+    event["message"] |= {"text": "a\x00b \ud800 \U0001f600", "x\udc00": 1}
+    raw = body({"object": "page", "entry": [{"id": PAGE, "time": 1, "messaging": [event]}]})
+    assert b"\\u0000" in raw and b"\\ud83d\\ude00" in raw  # as Meta writes them: escaped
+    (parsed,) = parse_webhook(raw)
+    assert isinstance(parsed.payload, Message)
+    assert parsed.payload.text == "ab \ufffd \U0001f600"
+    assert parsed.customer_id == "70123"
+    assert parse_webhook(raw).raw["entry"][0]["messaging"][0]["message"]["x\ufffd"] == 1
+
+
 # --- malformed bodies ------------------------------------------------------------
 
 
@@ -175,6 +188,8 @@ def test_parse_accepts_bytes_exactly_as_received_with_whitespace() -> None:
         (b"object=page", "invalid_json", "not valid JSON"),
         (b'{"object": "page", "entry": [', "invalid_json", "not valid JSON"),
         (b"\xff\xfe\x00garbage", "invalid_json", "not valid JSON"),
+        (b'{"object": "page", "entry": ["\xed\xa0\x80"]}', "invalid_json", "not valid JSON"),
+        ('{"object": "page", "entry": []}'.encode("utf-16"), "invalid_json", "not valid JSON"),
         (b'{"object":"page","entry":[{"id":"1","time":NaN}]}', "invalid_json", "NaN"),
         (b"[" * 100_000 + b"]" * 100_000, "invalid_json", "nested too deeply"),
         (b"[]", "invalid_envelope", "expected a JSON object, got a list"),

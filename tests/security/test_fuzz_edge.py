@@ -5,6 +5,8 @@ delivery it cannot read is kept with the reason)."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from hypothesis import HealthCheck, example, given, settings
 
@@ -29,6 +31,17 @@ FUZZ = settings(
 )
 
 
+def _message_with_nul() -> bytes:
+    event = {
+        "sender": {"id": "6785432109876543\x00"},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1782000000000,
+        "message": {"mid": "m_\x00", "text": "a\x00b", "quick_reply": {"payload": "\x00"}},
+    }
+    entry = {"id": PAGE_ID, "time": 1782000000000, "messaging": [event]}
+    return json.dumps({"object": "page", "entry": [entry]}).encode()
+
+
 def test_signed_arbitrary_bodies_never_cause_a_5xx(
     channel: Channel,  # noqa: F811
     pagedesk_server: str,
@@ -46,6 +59,8 @@ def test_signed_arbitrary_bodies_never_cause_a_5xx(
     @example(b'{"object":"page","entry":"' + PAGE_ID.encode() + b'"}')
     @example(b'{"object":"page","entry":[{"id":' + b"9" * 5000 + b"}]}")
     @example(b"{" + b" " * 70_000 + b"}")  # over the (lowered) size limit
+    @example(b'{"object":"page","entry":[{"id":"1\\u0000"}]}')  # NUL: PostgreSQL refuses it in text
+    @example(_message_with_nul())
     def post_one(body: bytes) -> None:
         newest = RawWebhook.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         response = http.post(

@@ -4,12 +4,16 @@ Runs in the edge's writer thread (see :mod:`pagedesk.edge.group_commit`): a batc
 of deliveries is one multi-row ``INSERT`` in one transaction, on a connection
 kept while batches follow each other. It is plain SQL through Django's
 connection because the ORM's per-object work cost four times the insert itself.
+On PostgreSQL the rows travel as one JSON parameter (bodies hex-encoded), as in
+:mod:`pagedesk.core.inserts`: the driver parses a statement for its placeholders
+in Python, and a ``VALUES`` list of a hundred rows cost it 30 µs a row.
 Ingestion is enqueued only after the commit; if the queue is down the rows are
 still safe, because the ingestion sweeper re-enqueues accepted rows never split.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -18,6 +22,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from pagedesk.core.models import RawWebhook
+from pagedesk.core.storable import storable
 from pagedesk.edge.counters import COUNTERS
 from pagedesk.edge.jobs import enqueue_ingestion
 from pagedesk.edge.write_turns import write_turn
@@ -42,17 +47,10 @@ class Delivery:
 
 def append(deliveries: list[Delivery]) -> None:
     """Store ``deliveries`` in one transaction, then enqueue the accepted ones' ingestion."""
-    received_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    defaults = list(_defaults().values())
-    params: list[object] = []
-    for d in deliveries:
-        page_ids = ",".join(d.page_ids)[:1024]
-        signed = d.status in SIGNED
-        params += [received_at, d.status, signed, page_ids, d.body, len(d.body), d.error]
-        params += defaults
+    sql, params = _statement(deliveries)
     try:
         with write_turn(), transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_insert_sql(len(deliveries)), params)
+            cursor.execute(sql, params)
             accepted = [pk for pk, status in cursor.fetchall() if status == Status.ACCEPTED]
     except Exception:
         connection.close()  # whatever went wrong, the next batch starts on a new connection
@@ -63,6 +61,30 @@ def append(deliveries: list[Delivery]) -> None:
         except Exception:
             COUNTERS["enqueue_failed"] += len(accepted)
             log.exception("could not enqueue webhooks %s; the sweeper will", accepted)
+
+
+def _statement(deliveries: list[Delivery]) -> tuple[str, list[object]]:
+    received_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [
+        (
+            d.status,
+            d.status in SIGNED,
+            storable(",".join(d.page_ids))[:1024],
+            d.body,
+            storable(d.error),
+        )
+        for d in deliveries
+    ]
+    defaults = list(_defaults().values())
+    if connection.vendor == "postgresql":
+        document = [
+            (s, signed, pages, body.hex(), len(body), e) for s, signed, pages, body, e in rows
+        ]
+        return _json_insert_sql(), [received_at, *defaults, json.dumps(document)]
+    params: list[object] = []
+    for status, signed, page_ids, body, error in rows:
+        params += [received_at, status, signed, page_ids, body, len(body), error, *defaults]
+    return _insert_sql(len(deliveries)), params
 
 
 @cache
@@ -84,6 +106,23 @@ def _insert_sql(rows: int) -> str:
     returning = f"{quote(meta.pk.column)}, {quote(meta.get_field('status').column)}"
     # Names come from the model (quoted); every value is a parameter.
     return f"INSERT INTO {table} ({names}) VALUES {rows_sql} RETURNING {returning}"  # noqa: S608
+
+
+@cache
+def _json_insert_sql() -> str:
+    """PostgreSQL: each row of the batch is a JSON array, ``[status, signed, page_ids,
+    body as hex, body size, error]``; the time and the defaults are parameters."""
+    meta, quote = RawWebhook._meta, connection.ops.quote_name
+    columns = [meta.get_field(name).column for name in _SET] + list(_defaults())
+    values = ["%s", "r->>0", "(r->>1)::boolean", "r->>2", "decode(r->>3, 'hex')", "(r->>4)::int"]
+    values += ["r->>5"] + ["%s"] * len(_defaults())
+    table, names = quote(meta.db_table), ", ".join(map(quote, columns))
+    returning = f"{quote(meta.pk.column)}, {quote(meta.get_field('status').column)}"
+    # Names come from the model (quoted); every value is a parameter or the document's.
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {', '.join(values)} "  # noqa: S608
+        f"FROM json_array_elements(%s::json) AS r RETURNING {returning}"
+    )
 
 
 def release_connection() -> None:

@@ -17,6 +17,7 @@ from typing import Any, Literal, NoReturn, TypeAlias, TypeVar, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pagedesk.core.storable import may_need_cleaning, storable_json
 from pagedesk.messenger.events import (
     AppRoles,
     Delivery,
@@ -124,7 +125,10 @@ def _decode_json(body: bytes) -> Any:
     if not body:
         _fail("invalid_json", "body is empty")
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        # JSON between systems is UTF-8 (RFC 8259); strict decoding also refuses
+        # surrogates written as UTF-8, which ``json.loads(bytes)`` would let through.
+        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        return storable_json(document) if may_need_cleaning(body) else document
     except RecursionError:
         raise WebhookParseError(
             "invalid_json", "body is nested too deeply to be a webhook"
