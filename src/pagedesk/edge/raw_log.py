@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from functools import cache
 
@@ -49,7 +50,7 @@ def append(deliveries: list[Delivery]) -> None:
     """Store ``deliveries`` in one transaction, then enqueue the accepted ones' ingestion."""
     sql, params = _statement(deliveries)
     try:
-        with write_turn(), transaction.atomic(), connection.cursor() as cursor:
+        with _transaction(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             accepted = [pk for pk, status in cursor.fetchall() if status == Status.ACCEPTED]
     except Exception:
@@ -61,6 +62,19 @@ def append(deliveries: list[Delivery]) -> None:
         except Exception:
             COUNTERS["enqueue_failed"] += len(accepted)
             log.exception("could not enqueue webhooks %s; the sweeper will", accepted)
+
+
+def _transaction() -> AbstractContextManager[object]:
+    """PostgreSQL: none of its own. The one ``INSERT`` is a transaction by itself
+    (autocommit), committed when the driver returns: one round trip, not three
+    (``BEGIN``, ``INSERT``, ``COMMIT``), each of which waited for the thread to get
+    the interpreter back. SQLite: its write turn, then ``BEGIN``."""
+    if connection.vendor == "postgresql" and connection.get_autocommit():
+        return nullcontext()
+    turn = ExitStack()
+    turn.enter_context(write_turn())
+    turn.enter_context(transaction.atomic())
+    return turn
 
 
 def _statement(deliveries: list[Delivery]) -> tuple[str, list[object]]:
