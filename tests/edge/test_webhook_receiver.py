@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -139,7 +141,15 @@ def test_signature_is_checked_before_parsing(
 
 
 @pytest.mark.parametrize(
-    "body", [b"this is not json", b'{"object":"page"}', b'{"entry":[{"time":1}]}', b"[1,2]"]
+    "body",
+    [
+        b"this is not json",
+        b'{"object":"page"}',
+        b'{"entry":[{"time":1}]}',
+        b"[1,2]",
+        # JSON between systems is UTF-8; the worker would not read this either
+        json.dumps({"object": "page", "entry": [{"id": PAGE_ID}]}).encode("utf-16"),
+    ],
 )
 def test_signed_but_not_a_webhook_is_a_clear_400(
     channel: Channel, pagedesk_server: str, task_queue: object, body: bytes

@@ -127,7 +127,7 @@ def _classify(body: bytes, signature: str | None, keys: ChannelKeys) -> Delivery
         reason = "missing signature" if not signature else "signature does not match"
         return Delivery(body, Status.BAD_SIGNATURE, error=f"{reason} ({SIGNATURE_HEADER})")
     try:
-        envelope = json.loads(body)
+        envelope = json.loads(body.decode("utf-8"))  # strict, as the worker reads it
         page_ids = tuple(str(entry["id"]) for entry in envelope["entry"])
     except (ValueError, TypeError, KeyError, RecursionError) as exc:  # nested too deep
         error = f"not a webhook body: {exc.__class__.__name__}"
