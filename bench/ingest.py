@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from urllib.parse import urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve()
@@ -52,7 +53,7 @@ BENCH_DB = "pagedesk_bench"
 DISTINCT_BODIES = 2000
 # (connections, ratio at least, p99 under ms): the inbound-pipeline issue's target, and
 # the production issue's stricter one.
-TARGETS = ((32, 0.25, 50.0), (128, 0.35, 50.0))
+TARGETS = ((32, 0.25, 50.0, "inbound pipeline"), (128, 0.35, 50.0, "production"))
 
 
 # --- the server side (runs in child processes with the benchmark's environment) -------
@@ -303,7 +304,12 @@ class EngineResult:
 
 
 def bench_engine(
-    engine: str, database_url: str | None, connections: list[int], seconds: int, script: Path
+    engine: str,
+    database_url: str | None,
+    connections: list[int],
+    seconds: int,
+    rounds: int,
+    script: Path,
 ) -> EngineResult:
     with tempfile.TemporaryDirectory(prefix="pagedesk-bench-") as data_dir:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
@@ -320,10 +326,15 @@ def bench_engine(
             warm_up = [wrk(script, url, target, 8, 1) for target in (NOOP_PATH, WEBHOOK_PATH)]
             runs: list[Run] = []
             for c in connections:
-                for target in (NOOP_PATH, WEBHOOK_PATH):
-                    run = wrk(script, url, target, c, seconds)
-                    print(f"  {engine:<10} {run.target:<8} c={c:<4} {run.rps:8.0f}/s", flush=True)
-                    runs.append(run)
+                # Alternating rounds: the machine's speed drifts, so each ratio is taken
+                # between neighbours and the report uses the medians.
+                for _ in range(rounds):
+                    for target in (NOOP_PATH, WEBHOOK_PATH):
+                        run = wrk(script, url, target, c, seconds)
+                        print(
+                            f"  {engine:<10} {run.target:<8} c={c:<4} {run.rps:8.0f}/s", flush=True
+                        )
+                        runs.append(run)
             rss = rss_mib(pid)
         answered = sum(r.answered for r in warm_up + runs if r.target == "webhook")
         check = json.loads(child(env, "check"))
@@ -332,32 +343,36 @@ def bench_engine(
 
 def report(results: list[EngineResult], command: str) -> str:
     lines = [
-        "| engine | connections | no-op req/s | webhooks/s | ratio | p50 ms | p99 ms"
+        "| engine | connections | no-op req/s | webhooks/s | ratio (per round) | p50 ms | p99 ms"
         " | no-op p50 / p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     verdicts = []
     for result in results:
         for c in sorted({run.connections for run in result.runs}):
-            noop, hook = (
-                next(r for r in result.runs if (r.connections, r.target) == (c, t))
+            noops, hooks = (
+                [r for r in result.runs if (r.connections, r.target) == (c, t)]
                 for t in ("no-op", "webhook")
             )
-            ratio = hook.rps / noop.rps
-            errors = hook.non2xx + hook.socket_errors
+            ratio = median(r.rps for r in hooks) / median(r.rps for r in noops)
+            rounds = ", ".join(f"{h.rps / n.rps:.2f}" for n, h in zip(noops, hooks, strict=True))
+            errors = sum(r.non2xx + r.socket_errors for r in hooks)
+            p99 = max(r.p99_ms for r in hooks)  # the worst round's
             lines.append(
-                f"| {result.engine} | {c} | {noop.rps:,.0f} | {hook.rps:,.0f} | {ratio:.2f} "
-                f"| {hook.p50_ms:.1f} | {hook.p99_ms:.1f} "
-                f"| {noop.p50_ms:.1f} / {noop.p99_ms:.1f} | {errors} |"
+                f"| {result.engine} | {c} | {median(r.rps for r in noops):,.0f} "
+                f"| {median(r.rps for r in hooks):,.0f} | {ratio:.2f} ({rounds}) "
+                f"| {median(r.p50_ms for r in hooks):.1f} | {p99:.1f} "
+                f"| {median(r.p50_ms for r in noops):.1f} / {max(r.p99_ms for r in noops):.1f} "
+                f"| {errors} |"
             )
-            for connections, target_ratio, target_p99 in TARGETS:
+            for connections, target_ratio, target_p99, issue in TARGETS:
                 if c != connections:
                     continue
-                ok = ratio >= target_ratio and hook.p99_ms < target_p99
+                ok = ratio >= target_ratio and p99 < target_p99
                 verdicts.append(
                     f"- {result.engine}, {c} connections: ratio {ratio:.2f} (target >= "
-                    f"{target_ratio}), p99 {hook.p99_ms:.1f} ms (target < {target_p99:.0f}) "
-                    f"→ **{'met' if ok else 'MISSED'}**"
+                    f"{target_ratio}), p99 {p99:.1f} ms (target < {target_p99:.0f}; "
+                    f"the {issue} issue's) → **{'met' if ok else 'MISSED'}**"
                 )
     lines += ["", *verdicts, ""]
     for result in results:
@@ -425,7 +440,10 @@ def main() -> int:
         {"prepare": prepare, "check": check}.get(sys.argv[1], lambda: serve(int(sys.argv[2])))()
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="duration of each run")
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating no-op / webhook runs per concurrency"
+    )
     parser.add_argument("--connections", default="32,128", help="comma-separated")
     parser.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL server")
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
@@ -444,10 +462,14 @@ def main() -> int:
         script = Path(tmp) / "deliveries.lua"
         write_wrk_script(script)
         if not args.no_sqlite:
-            results.append(bench_engine("SQLite", None, connections, args.seconds, script))
+            results.append(
+                bench_engine("SQLite", None, connections, args.seconds, args.rounds, script)
+            )
         if args.postgres:
             with scratch_postgres(args.postgres) as url:
-                results.append(bench_engine("PostgreSQL", url, connections, args.seconds, script))
+                results.append(
+                    bench_engine("PostgreSQL", url, connections, args.seconds, args.rounds, script)
+                )
     command = shlex.join(["python", "bench/ingest.py", *sys.argv[1:]])
     table = report(results, command)
     print("\n" + table)
@@ -463,7 +485,7 @@ _RESULTS_HEADER = """# Webhook ingest benchmark results
 
 Written by `bench/ingest.py` (see `bench/README.md`). Webhooks/s counts only
 POSTs answered 200, each a committed `RawWebhook` row with its ingestion queued
-(a job per span of 32 rows of a group commit; Huey on SQLite in both runs: no
+(a job per span of 100 rows of a group commit; Huey on SQLite in both runs: no
 `REDIS_URL`); the no-op is the same server answering without touching storage.
 
 """
