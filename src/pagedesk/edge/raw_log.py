@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -23,10 +24,10 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from pagedesk.core.models import RawWebhook
-from pagedesk.core.storable import storable
 from pagedesk.edge.counters import COUNTERS
 from pagedesk.edge.jobs import enqueue_ingestion
 from pagedesk.edge.write_turns import write_turn
+from pagedesk.messenger.storable import storable
 
 log = logging.getLogger(__name__)
 
@@ -64,40 +65,38 @@ def append(deliveries: list[Delivery]) -> None:
             log.exception("could not enqueue webhooks %s; the sweeper will", accepted)
 
 
-def _transaction() -> AbstractContextManager[object]:
+@contextmanager
+def _transaction() -> Iterator[None]:
     """PostgreSQL: none of its own. The one ``INSERT`` is a transaction by itself
     (autocommit), committed when the driver returns: one round trip, not three
     (``BEGIN``, ``INSERT``, ``COMMIT``), each of which waited for the thread to get
     the interpreter back. SQLite: its write turn, then ``BEGIN``."""
     if connection.vendor == "postgresql" and connection.get_autocommit():
-        return nullcontext()
-    turn = ExitStack()
-    turn.enter_context(write_turn())
-    turn.enter_context(transaction.atomic())
-    return turn
+        yield
+        return
+    with write_turn(), transaction.atomic():
+        yield
 
 
 def _statement(deliveries: list[Delivery]) -> tuple[str, list[object]]:
     received_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    defaults = list(_defaults().values())
+    # In the order of _SET after received_at: status, signed, page ids, body, size, error.
     rows = [
         (
             d.status,
             d.status in SIGNED,
             storable(",".join(d.page_ids))[:1024],
             d.body,
+            len(d.body),
             storable(d.error),
         )
         for d in deliveries
     ]
-    defaults = list(_defaults().values())
     if connection.vendor == "postgresql":
-        document = [
-            (s, signed, pages, body.hex(), len(body), e) for s, signed, pages, body, e in rows
-        ]
+        document = [(s, signed, pages, body.hex(), n, e) for s, signed, pages, body, n, e in rows]
         return _json_insert_sql(), [received_at, *defaults, json.dumps(document)]
-    params: list[object] = []
-    for status, signed, page_ids, body, error in rows:
-        params += [received_at, status, signed, page_ids, body, len(body), error, *defaults]
+    params = [value for row in rows for value in (received_at, *row, *defaults)]
     return _insert_sql(len(deliveries)), params
 
 

@@ -17,7 +17,6 @@ from typing import Any, Literal, NoReturn, TypeAlias, TypeVar, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pagedesk.core.storable import may_need_cleaning, storable_json
 from pagedesk.messenger.events import (
     AppRoles,
     Delivery,
@@ -41,6 +40,7 @@ from pagedesk.messenger.events import (
     WebhookEvent,
     WebhookObject,
 )
+from pagedesk.messenger.storable import may_need_cleaning, storable_json
 
 ParseErrorCode = Literal[
     "invalid_json",  # not JSON at all
