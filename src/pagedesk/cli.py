@@ -462,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes",
         type=_positive_int,
         metavar="N",
-        help="N worker processes instead of threads (uses several cores)",
+        help="N worker processes instead of threads: at most one per core the worker has to "
+        "itself (more split the same work into smaller, costlier batches; docs/deploy.md)",
     )
     worker.add_argument(
         "--no-scheduler",
