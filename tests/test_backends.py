@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -45,3 +46,14 @@ def test_queue_round_trip_on_configured_backend(task_queue: object) -> None:
     row.refresh_from_db()
     assert row.split_at is not None
     assert row.event_count == 0
+
+
+@pytest.mark.django_db
+def test_each_data_dir_has_a_postgresql_test_database_of_its_own() -> None:
+    """Two test runs on one server (two data dirs) never create or drop each other's."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from django.conf import settings
+
+    suffix = hashlib.sha256(str(settings.DATA_DIR).encode()).hexdigest()[:8]
+    assert connection.settings_dict["NAME"].endswith(f"_{suffix}")

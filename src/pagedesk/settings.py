@@ -132,10 +132,10 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql") and CONFIG.db_pool_si
         # before its request fails: under Meta's 5 s for answering a webhook.
         "timeout": 4,
     }
-    if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        # One test database per data dir, so two test runs never drop each other's.
-        suffix = hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]
-        DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{suffix}"}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # One test database per data dir, so two test runs never drop each other's.
+    suffix = hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{suffix}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

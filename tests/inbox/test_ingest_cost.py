@@ -78,10 +78,10 @@ def test_a_backlog_is_ingested_together_and_the_later_jobs_are_no_ops(
     assert Message.objects.filter(text__startswith="waiting").count() == 4
     with CaptureQueriesContext(connection) as later_jobs:
         assert drain(task_queue) == ["ingest_webhook"] * 3
-    # Each later job finds its delivery done and none waiting: two reads, no write lock.
+    # Each later job finds its delivery done and none waiting: one read, no write lock.
     statements = _statements(later_jobs)
-    assert len(statements) == 3 * 2, "\n".join(statements)
-    assert all(sql.startswith("SELECT") for sql in statements), "\n".join(statements)
+    assert len(statements) == 3, "\n".join(statements)
+    assert all(sql.lstrip().startswith("SELECT") for sql in statements), "\n".join(statements)
     assert len(first_job) <= MAX_STATEMENTS_TEN_MESSAGES
 
 

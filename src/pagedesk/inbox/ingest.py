@@ -14,6 +14,8 @@ one transaction per event (a batch commits all its events with their live events
 or none; a second run is a no-op thanks to the unique keys on Meta's ids) at a
 fraction of the cost. What a batch's message events read of the database (stored
 mids, their conversations) is read up front, once (``pagedesk.inbox.read_ahead``).
+The statements every job runs, whatever its size, are plain SQL
+(``pagedesk.inbox.ingest_sql``): building them cost more than running them.
 If a handler raises, the whole batch rolls back and is redone
 one event per transaction (``_process_event_by_event``), where the failing event is
 retried with backoff and, after ``PAGEDESK_INGEST_MAX_ATTEMPTS``, parked as dead
@@ -36,15 +38,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from pagedesk.core import inserts
 from pagedesk.core.models import Channel, RawWebhook
 from pagedesk.edge.write_turns import write_turn
-from pagedesk.inbox import handlers
-from pagedesk.inbox.models import InboundEvent, ThreadLane
-from pagedesk.inbox.read_ahead import lane_filter
+from pagedesk.inbox import handlers, ingest_sql
+from pagedesk.inbox.models import InboundEvent
 from pagedesk.live import emit as live
 from pagedesk.messenger.events import EventKind, WebhookEvent
 from pagedesk.messenger.webhook import WebhookParseError, container_of, parse_webhook
@@ -73,12 +74,12 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
     whose job was lost is swept up by the next job too.) Returns the lanes to run
     again, with the seconds to wait (0: more to do).
     """
-    if not _has_work(raw_webhook_id):  # a cheap read, no write lock: the common no-op
+    if not ingest_sql.has_work(raw_webhook_id):  # a cheap read, no write lock: the common no-op
         return {}
     raw_ids = [raw_webhook_id]
     try:
         with write_turn(), transaction.atomic():
-            raws = _lock_raws(raw_webhook_id)
+            raws = ingest_sql.lock_span(raw_webhook_id, JOB_SPAN)
             raw_ids = [raw.pk for raw in raws]
             split = _Split()
             for raw in raws:
@@ -100,41 +101,6 @@ def do_ingest_webhook(*, raw_webhook_id: int) -> dict[Lane, float]:
     return later
 
 
-def _has_work(raw_webhook_id: int) -> bool:
-    """A delivery waits to be split (the job's own among them, perhaps), or the job's
-    own was split by a run that did not get to process its events."""
-    if _waiting().exists():
-        return True
-    return RawWebhook.objects.filter(
-        pk=raw_webhook_id,
-        status=RawWebhook.Status.ACCEPTED,
-        events__state=InboundEvent.State.PENDING,
-    ).exists()
-
-
-def _waiting() -> QuerySet[RawWebhook]:
-    return RawWebhook.objects.filter(status=RawWebhook.Status.ACCEPTED, split_at__isnull=True)
-
-
-def _lock_raws(raw_webhook_id: int) -> list[RawWebhook]:
-    """The job's span, held until commit: its delivery and the oldest waiting ones.
-
-    Never waits for another worker: a delivery another holds (it took it along) is
-    left to it (should it fail, it redoes its span one by one; should it die, the
-    sweeper re-queues). Waiting for that batch to commit only to find the work done
-    cost PostgreSQL workers a third of their time.
-    """
-    own = _lock_raw(raw_webhook_id, skip_locked=True)
-    others = (
-        _waiting()
-        .select_for_update(skip_locked=True)
-        .exclude(pk=raw_webhook_id)
-        .only("id", "body", "split_at", "error")
-        .order_by("id")[: JOB_SPAN - (own is not None and own.split_at is None)]
-    )
-    return [*([own] if own is not None else []), *others]
-
-
 def do_split_webhook(*, raw_webhook_id: int) -> list[Lane]:
     """Split an accepted RawWebhook into InboundEvents (idempotent); returns its lanes."""
     with write_turn(), transaction.atomic():
@@ -148,9 +114,9 @@ def do_split_webhook(*, raw_webhook_id: int) -> list[Lane]:
     return _pending_lanes(raw_webhook_id)
 
 
-def _lock_raw(raw_webhook_id: int, *, skip_locked: bool = False) -> RawWebhook | None:
+def _lock_raw(raw_webhook_id: int) -> RawWebhook | None:
     found = (
-        RawWebhook.objects.select_for_update(skip_locked=skip_locked)
+        RawWebhook.objects.select_for_update()
         .filter(pk=raw_webhook_id, status=RawWebhook.Status.ACCEPTED)
         .only("id", "body", "split_at", "error")[:1]
     )
@@ -184,7 +150,7 @@ class _Split:
         new_pages = {e.page_id for e in batch} - self.channels.keys()
         if new_pages:
             self.channels.update(dict.fromkeys(new_pages))
-            self.channels.update((c.page_id, c) for c in _channels(Q(page_id__in=new_pages)))
+            self.channels.update((c.page_id, c) for c in ingest_sql.channels("page_id", new_pages))
         kinds, unknown = Counter[str](), set()
         count = 0
         for index, event in enumerate(batch):
@@ -235,34 +201,14 @@ class _Split:
         "message")."""
         now = timezone.now()
         for (count, event_kinds, error), raw_ids in self.outcomes.items():
-            noted = {"error": error} if error else {}  # else keep what the edge noted, if anything
-            RawWebhook.objects.filter(pk__in=raw_ids).update(
-                event_count=count, event_kinds=event_kinds, split_at=now, **noted
-            )
+            ingest_sql.mark_split(raw_ids, count=count, kinds=event_kinds, at=now, error=error)
         self.outcomes = {}
-
-
-def _channels(where: Q) -> list[Channel]:
-    # What handlers use of their channel; loading (and decrypting) every column of it
-    # cost more than the query. Anything else is loaded on first use.
-    return list(Channel.objects.filter(where).only("id", "workspace_id", "page_id", "kind"))
 
 
 def _lock_lanes(lanes: Collection[Lane]) -> None:
     """Hold the lanes until commit. Only where rows can be locked (see the module doc)."""
-    if not lanes or not connection.features.has_select_for_update:
-        return
-    ordered = sorted(lanes)  # one order for everyone: no deadlock between batches
-    ThreadLane.objects.bulk_create(
-        [ThreadLane(channel_id=c, thread_key=t) for c, t in ordered], ignore_conflicts=True
-    )
-    locked = (
-        ThreadLane.objects.select_for_update()
-        .filter(lane_filter(ordered))
-        .order_by("channel_id", "thread_key")
-        .values_list("id", flat=True)
-    )
-    list(locked)
+    if lanes and connection.features.has_select_for_update:
+        ingest_sql.lock_lanes(lanes)
 
 
 def do_process_lane(*, channel_id: int, thread_key: str) -> float | None:
@@ -292,11 +238,7 @@ def _process_batch(
     if not lanes:
         return {}
     _lock_lanes(lanes)
-    stored = list(
-        InboundEvent.objects.filter(lane_filter(lanes), state=InboundEvent.State.PENDING)
-        .defer("last_error")
-        .order_by("channel_id", "thread_key", *LANE_ORDER)[: BATCH + 1]
-    )
+    stored = ingest_sql.pending_events(lanes, BATCH + 1)
     # New rows have no id yet; theirs will be larger than any stored one's. (A stored
     # row left out by the limit comes after the last fetched, so after the cut below.)
     pending = sorted([*stored, *new], key=_lane_order) if new else stored
@@ -310,7 +252,7 @@ def _process_batch(
     reads = handlers.BatchReads(pending)
     missing = {e.channel_id for e in pending} - channels.keys()
     if missing:
-        channels = {**channels, **{c.pk: c for c in _channels(Q(pk__in=missing))}}
+        channels = {**channels, **{c.pk: c for c in ingest_sql.channels("id", missing)}}
     now = timezone.now()
     done: list[InboundEvent] = []
     live_events: list[list[live.Pending]] = []  # per event: a batched insert adds to its list
@@ -347,8 +289,9 @@ def _process_batch(
     return later
 
 
-# A thread's events in Meta's order, then arrival; an event without a time last. In
-# Python: ``_lane_order``, where a new row (no id yet) comes after every stored one.
+# A thread's events in Meta's order, then arrival; an event without a time last (as
+# ``ingest_sql.pending_events`` reads them). In Python: ``_lane_order``, where a new
+# row (no id yet) comes after every stored one.
 LANE_ORDER = (F("timestamp_ms").asc(nulls_last=True), "id")
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from django.db.models import Q
 
 from pagedesk.core import inserts
-from pagedesk.inbox import customer_spoke
+from pagedesk.inbox import customer_spoke, ingest_sql
 from pagedesk.inbox.models import Conversation, InboundEvent, Message
 from pagedesk.messenger.events import EventKind
 
@@ -65,8 +65,8 @@ class BatchReads:
         self._checked = {(w, mid) for w, found in mids.items() for mid in found}
         self._stored: set[tuple[int, str]] = set()
         for workspace_id, wanted in mids.items():
-            stored = Message.objects.filter(workspace_id=workspace_id, mid__in=wanted)
-            self._stored.update((workspace_id, m) for m in stored.values_list("mid", flat=True))
+            stored = ingest_sql.stored_mids(workspace_id, wanted)
+            self._stored.update((workspace_id, mid) for mid in stored)
         self._conversations: dict[Lane, Conversation | None] = {}
         self._unsaved: list[tuple[Message, Callable[[Message], None]]] = []
         self._spoken: list[customer_spoke.Spoke] = []
