@@ -462,8 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes",
         type=_positive_int,
         metavar="N",
-        help="N worker processes instead of threads: at most one per core the worker has to "
-        "itself (more split the same work into smaller, costlier batches; docs/deploy.md)",
+        help="N worker processes instead of threads: more jobs at once, so lower lag for "
+        "more CPU per message (smaller batches); one per core it has (docs/deploy.md)",
     )
     worker.add_argument(
         "--no-scheduler",
