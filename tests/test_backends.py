@@ -52,7 +52,7 @@ def test_queue_round_trip_on_configured_backend(task_queue: object) -> None:
 def test_each_data_dir_has_a_postgresql_test_database_of_its_own() -> None:
     """Two test runs on one server (two data dirs) never create or drop each other's."""
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only")
+        pytest.skip("PostgreSQL only: SQLite's test database is a file in the data dir")
     from django.conf import settings
 
     suffix = hashlib.sha256(str(settings.DATA_DIR).encode()).hexdigest()[:8]

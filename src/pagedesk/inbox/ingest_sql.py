@@ -144,12 +144,19 @@ _CHANNELS = "SELECT id, workspace_id, page_id, kind FROM core_channel WHERE {col
 
 def lane_where(lanes: Iterable[Lane]) -> tuple[str, list[object]]:
     """SQL for rows of these threads: a ``thread_key IN (…)`` per channel."""
-    by_channel: dict[int, list[str]] = defaultdict(list)
-    for channel_id, thread_key in lanes:
-        by_channel[channel_id].append(thread_key)
+    by_channel = lanes_by_channel(lanes)
     clauses = [_LANE.format(keys=_marks(keys)) for keys in by_channel.values()]
     params = [value for channel_id, keys in by_channel.items() for value in (channel_id, *keys)]
     return " OR ".join(clauses) or "1 = 0", params
+
+
+def lanes_by_channel(lanes: Iterable[Lane]) -> dict[int, list[str]]:
+    """The thread keys of each channel: one ``IN (…)`` per channel costs far less to
+    build and to plan than an OR of a hundred (channel, thread) pairs."""
+    by_channel: dict[int, list[str]] = defaultdict(list)
+    for channel_id, thread_key in lanes:
+        by_channel[channel_id].append(thread_key)
+    return by_channel
 
 
 _LANE = "(channel_id = %s AND thread_key IN ({keys}))"

@@ -43,13 +43,9 @@ CONVERSATION_FIELDS = (
 
 
 def lane_filter(lanes: Iterable[Lane]) -> Q:
-    """Rows of these threads: one ``thread_key IN (…)`` per channel, which costs far
-    less to build and to plan than an OR of a hundred (channel, thread) pairs."""
-    by_channel: dict[int, list[str]] = defaultdict(list)
-    for channel_id, thread_key in lanes:
-        by_channel[channel_id].append(thread_key)
+    """Rows of these threads, as a ``Q`` (``ingest_sql.lane_where`` is the SQL)."""
     where = Q(pk__in=[])
-    for channel_id, thread_keys in by_channel.items():
+    for channel_id, thread_keys in ingest_sql.lanes_by_channel(lanes).items():
         where |= Q(channel_id=channel_id, thread_key__in=thread_keys)
     return where
 
